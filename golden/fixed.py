@@ -46,8 +46,7 @@ class FixedCore:
         self.bias = np.array(image.bias, dtype=np.int64)
         self.lut = np.array(image.lut, dtype=np.int64)
         self.kernel = np.array(image.kernel, dtype=np.int64)
-        self.seed_fire = np.array(image.seed_fire, dtype=np.uint32)
-        self.seed_round = np.array(image.seed_round, dtype=np.uint32)
+        self.seed = np.array(image.seed, dtype=np.uint32)
         self.axon_source = np.array(image.axon_source, dtype=np.int64)
         self.refractory = np.zeros(N, dtype=np.int64)
         self.potential = np.zeros(N, dtype=np.int64)
@@ -64,8 +63,7 @@ class FixedCore:
         for space, arr in [(Space.WEIGHT, self.weight), (Space.ACC, self.acc),
                            (Space.RULE_INDEX, self.rule_index), (Space.BIAS, self.bias),
                            (Space.LUT, self.lut), (Space.KERNEL, self.kernel),
-                           (Space.SEED_FIRE, self.seed_fire),
-                           (Space.SEED_ROUND, self.seed_round)]:
+                           (Space.SEED, self.seed)]:
             self._check_values(space, 0, np.asarray(arr).ravel())
         if len(self.rules) != self.p.rules:
             raise AccessError(f"rule table needs {self.p.rules} entries, not {len(self.rules)}")
@@ -79,9 +77,8 @@ class FixedCore:
         table = np.array(self.rules, dtype=np.int64)
         self._gain_c = table[:, 0][self.rule_index]
         self._gain_a = table[:, 1][self.rule_index]
-        self._eta_m = table[:, 2][self.rule_index]
-        self._eta_s = table[:, 3][self.rule_index]
-        self._wexp = table[:, 4][self.rule_index]
+        self._eta_s = table[:, 2][self.rule_index]
+        self._wexp = table[:, 3][self.rule_index]
         self._plastic = bool(np.any(self._gain_c)) or bool(np.any(self._gain_a))
         self._refresh_weights()
         nz = np.flatnonzero(self.kernel)
@@ -130,10 +127,10 @@ class FixedCore:
         ulo, uhi = p.u_range
         u = np.clip(self.bias + self._syn.astype(np.int64), ulo, uhi)
         self.potential = u
-        xorshift32_array(self.seed_fire)
+        xorshift32_array(self.seed)
         idx = np.clip((u >> cfg[Config.LUT_SHIFT]) + (p.lut_depth >> 1), 0, p.lut_depth - 1)
         prob = self.lut[idx]
-        rand = (self.seed_fire >> np.uint32(32 - p.lut_width)).astype(np.int64)
+        rand = (self.seed >> np.uint32(32 - p.lut_width)).astype(np.int64)
         spikes = (self.refractory == 0) & ((rand < prob) | (prob == p.lut_certain))
         self.refractory = np.where(spikes, cfg[Config.TAU_REF] - 1,
                                    np.maximum(self.refractory - 1, 0))
@@ -203,21 +200,15 @@ class FixedCore:
 
     # -- the apply ----------------------------------------------------------
     def apply(self):
-        """w <- sat(w + floor((acc * eta_m + r) / 2**eta_s)); acc <- 0.
+        """w <- sat(w + (acc >> eta_s)); acc <- acc mod 2**eta_s (the carry).
 
-        r is the top eta_s bits of the synapse's draw from its neuron's
-        rounding PRNG, which advances once per axon row, rows in order.
+        The part of the accumulator too small to move the weight by one LSB
+        stays for the next phase, so small updates neither stall nor add noise.
         """
-        A = self.p.axons
-        draws = np.empty((A, self.p.neurons), dtype=np.int64)
-        state = self.seed_round
-        for a in range(A):
-            draws[a] = xorshift32_array(state)
-        r = draws >> (32 - self._eta_s)
-        dw = (self.acc * self._eta_m + r) >> self._eta_s
+        dw = self.acc >> self._eta_s
+        self.acc -= dw << self._eta_s
         lo, hi = self.p.weight_range
         self.weight = np.clip(self.weight + dw, lo, hi)
-        self.acc[:] = 0
         self.cfg[Config.PHASE_COUNT] = 0
         self.cfg[Config.APPLY_COUNT] = _sat(self.cfg[Config.APPLY_COUNT] + 1, 32)
         self._refresh_weights()
@@ -239,7 +230,7 @@ class FixedCore:
                                                else (1 << info.bits) - 1)):
             kind = "signed" if info.signed else "unsigned"
             raise AccessError(f"{space.name}: values must fit {info.bits}-bit {kind} words")
-        if space in (Space.SEED_FIRE, Space.SEED_ROUND) and np.any(values == 0):
+        if space == Space.SEED and np.any(values == 0):
             raise AccessError(f"{space.name}: a xorshift32 state must be non-zero")
         if space == Space.RULE_INDEX and len(values) and values.max() >= self.p.rules:
             raise AccessError(f"RULE_INDEX: rule indices must be below {self.p.rules}")
@@ -290,8 +281,7 @@ class FixedCore:
         if space == Space.AXON_HIST:
             return [int(v) for v in self._hist_words(self._aring, self.p.axons)[sl]]
         arr = {Space.BIAS: self.bias, Space.LUT: self.lut, Space.KERNEL: self.kernel,
-               Space.SEED_FIRE: self.seed_fire, Space.SEED_ROUND: self.seed_round,
-               Space.REFRACTORY: self.refractory, Space.POTENTIAL: self.potential,
+               Space.SEED: self.seed, Space.REFRACTORY: self.refractory, Space.POTENTIAL: self.potential,
                Space.SPIKE_COUNT: self.spike_count}[space]
         return [int(v) for v in arr[sl]]
 
@@ -318,14 +308,16 @@ class FixedCore:
             self.rules[sl] = decoded
             self._derive()
             return
-        arr = np.array(values, dtype=np.int64)
         if space in (Space.NEURON_HIST, Space.AXON_HIST):
-            if arr.min(initial=0) < 0 or any(v >> self.p.history for v in values):
+            if any(v < 0 or v >> self.p.history for v in values):
                 raise AccessError(f"{space.name}: words must fit {self.p.history} bits")
             ring = self._nring if space == Space.NEURON_HIST else self._aring
             self._set_hist(ring, addr, values)
             self._psp = None
             return
+        if any(not -(1 << 62) < v < (1 << 62) for v in values):
+            raise AccessError(f"{space.name}: values must fit {info.bits}-bit words")
+        arr = np.array(values, dtype=np.int64)
         self._check_values(space, addr, arr)
         if space in (Space.WEIGHT, Space.ACC, Space.RULE_INDEX):
             target = {Space.WEIGHT: self.weight, Space.ACC: self.acc,
@@ -335,8 +327,7 @@ class FixedCore:
                 self._derive()
             return
         target = {Space.BIAS: self.bias, Space.LUT: self.lut, Space.KERNEL: self.kernel,
-                  Space.SEED_FIRE: self.seed_fire, Space.SEED_ROUND: self.seed_round,
-                  Space.REFRACTORY: self.refractory,
+                  Space.SEED: self.seed, Space.REFRACTORY: self.refractory,
                   Space.SPIKE_COUNT: self.spike_count}[space]
         target[sl] = arr.astype(target.dtype)
         if space == Space.KERNEL:

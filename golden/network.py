@@ -177,7 +177,7 @@ def pair(w=(1.5, 0.5), bias=(-0.5, -0.2), tau=25, eta=0.03, plastic="both", seed
         raise ValueError(f"plastic must be both, ab, ba or none, not {plastic!r}")
     rule_ab = "sal" if plastic in ("both", "ab") else "off"
     rule_ba = "sal" if plastic in ("both", "ba") else "off"
-    w_max = 2 * max(abs(w[0]), abs(w[1]))
+    w_max = max(abs(w[0]), abs(w[1]))
     pops = [Population("a", 1, bias[0]), Population("b", 1, bias[1])]
     projs = [Projection("ab", "a", "b", [[w[0]]], rule_ab, eta, w_max=w_max),
              Projection("ba", "b", "a", [[w[1]]], rule_ba, eta, w_max=w_max)]

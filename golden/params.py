@@ -68,10 +68,9 @@ class CoreParams:
     gain_bits: int = 4
 
     # Fixed by the spec rather than parameters: the PRNG is xorshift32, the
-    # weight exponent is 3 bits, eta is an 8-bit mantissa and a 5-bit shift.
+    # weight exponent is 3 bits, the learning rate is a 5-bit shift.
     PRNG_BITS = 32
     WEXP_BITS = 3
-    ETA_M_BITS = 8
     ETA_S_BITS = 5
     COUNT_BITS = 32
 

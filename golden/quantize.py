@@ -3,7 +3,7 @@
 This is the single-core placement (axon a carries neuron a's spikes); the
 host compiler builds on it for multi-core chips.  The conversions are the
 ones docs/spec.md section 6 states: weight LSB 2**(w_exp - u_frac), kernel
-scaled to ``kernel_bits``, eta as mantissa * 2**-shift in weight LSBs per
+scaled so that every learning rate is a power of two in weight LSBs per
 accumulator LSB, and the sigmoid sampled at bin centres into the LUT.
 """
 
@@ -16,11 +16,10 @@ from .params import CoreParams
 from .prng import derive_seeds
 from .spaces import Config
 
-__all__ = ["Block", "CoreImage", "quantize", "sigmoid_lut", "step_lut", "eta_fixed"]
+__all__ = ["Block", "CoreImage", "quantize", "sigmoid_lut", "step_lut"]
 
-#: derive_seed streams
+#: derive_seed stream of the firing PRNGs
 SEED_STREAM_FIRE = 0
-SEED_STREAM_ROUND = 1
 
 
 @dataclass(frozen=True)
@@ -44,12 +43,11 @@ class CoreImage:
     weight: np.ndarray       # (A, N) int
     acc: np.ndarray          # (A, N) int
     rule_index: np.ndarray   # (A, N) int
-    rules: list              # [(c_causal, c_anticausal, eta_m, eta_s, w_exp)] * R
+    rules: list              # [(c_causal, c_anticausal, eta_s, w_exp)] * R
     bias: np.ndarray         # (N,) int
     lut: np.ndarray          # (2**lut_bits,) int
     kernel: np.ndarray       # (H,) int, k(1) .. k(H)
-    seed_fire: np.ndarray    # (N,) uint32, non-zero
-    seed_round: np.ndarray   # (N,) uint32, non-zero
+    seed: np.ndarray         # (N,) uint32 firing-PRNG states, non-zero
     axon_source: np.ndarray  # (A,) int, local neuron feeding axon a, -1 = none
     blocks: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
@@ -71,21 +69,6 @@ def step_lut(p, lut_shift, threshold):
     return np.where(k * step >= threshold, p.lut_certain, 0).astype(np.int64)
 
 
-def eta_fixed(factor):
-    """Best (mantissa, shift) with mantissa <= 255 for a positive ``factor``; (0, 0) for 0."""
-    if factor <= 0:
-        return 0, 0
-    for shift in range(31, -1, -1):
-        m = round(factor * 2 ** shift)
-        if m <= 255:
-            if m == 0:
-                raise ValueError(f"learning-rate factor {factor:g} is below the smallest "
-                                 f"representable 2**-31")
-            return m, shift
-    raise ValueError(f"learning-rate factor {factor:g} exceeds 255 weight LSBs per "
-                     f"accumulator LSB; use a larger weight range")
-
-
 def _w_exp(p, w_max, name):
     wmax_code = p.weight_range[1]
     need = w_max * 2 ** p.u_frac / wmax_code
@@ -95,6 +78,45 @@ def _w_exp(p, w_max, name):
         raise ValueError(f"projection {name!r}: weight range {w_max:g} exceeds the largest "
                          f"the core represents ({limit:g})")
     return e
+
+
+def _kernel_and_rates(p, net, lsbs):
+    """Kernel codes, kernel scale and per-projection eta shifts.
+
+    A plastic projection moves ``g = eta / (L * lsb)`` weight LSBs per unit of
+    the real-valued accumulator; the core moves ``2**-shift`` LSBs per
+    accumulator code, and a code is ``1 / kscale`` real units.  So
+    ``kscale = g * 2**shift``: kscale is chosen to make the fastest
+    projection's rate exact with the kernel's full width; the others are
+    exact when their rates differ by powers of two (the relative error is
+    reported otherwise).
+    """
+    kmax = (1 << p.kernel_bits) - 1
+    peak = float(np.max(net.kernel, initial=0.0))
+    limit = kmax / peak if peak > 0 else float(1 << p.kernel_bits)
+    rates = {pr.name: pr.eta / (net.norm * lsbs[pr.name]) for pr in net.projections
+             if pr.plastic}
+    if rates:
+        g = max(rates.values())
+        shift = math.floor(math.log2(limit / g))
+        if shift < 0:
+            raise ValueError(f"learning rate too large: {g:g} weight LSBs per unit of "
+                             f"accumulated trace exceeds the kernel range; use a wider "
+                             f"weight range")
+        kscale = g * 2.0 ** shift
+    else:
+        kscale = 2.0 ** math.floor(math.log2(limit))
+    shifts, err = {}, {}
+    for name, rate in rates.items():
+        s = round(math.log2(kscale / rate))
+        if not 0 <= s <= 31:
+            raise ValueError(f"projection {name!r}: learning rate needs shift {s}, "
+                             f"outside 0..31")
+        shifts[name] = s
+        err[name] = kscale / (rate * 2.0 ** s) - 1.0
+    kernel = np.zeros(p.history, dtype=np.int64)
+    kernel[:len(net.kernel)] = np.round(net.kernel * kscale).astype(np.int64)
+    return kernel, kscale, shifts, err
 
 
 def quantize(net, params=None, lut_shift=8, apply_period=None):
@@ -111,35 +133,25 @@ def quantize(net, params=None, lut_shift=8, apply_period=None):
     if len(net.kernel) > p.history:
         raise ValueError(f"kernel has {len(net.kernel)} taps; history depth is {p.history}")
 
-    # Kernel: largest power-of-two scale that keeps every tap in range.
-    kmax = (1 << p.kernel_bits) - 1
-    peak = float(np.max(net.kernel, initial=0.0))
-    kscale = 2.0 ** p.kernel_bits
-    while peak * kscale > kmax:
-        kscale /= 2
-    kernel = np.zeros(p.history, dtype=np.int64)
-    kernel[:len(net.kernel)] = np.round(net.kernel * kscale).astype(np.int64)
-
     offs = net.offsets()
     A, N = p.axons, p.neurons
+    lsbs = {pr.name: 2.0 ** (_w_exp(p, pr.w_max, pr.name) - p.u_frac) for pr in net.projections}
+    kernel, kscale, shifts, eta_err = _kernel_and_rates(p, net, lsbs)
+
     weight = np.zeros((A, N), dtype=np.int64)
     rule_index = np.zeros((A, N), dtype=np.int64)
-    rules = [(0, 0, 0, 0, 0)]   # rule 0: no synapse
+    rules = [(0, 0, 0, 0)]   # rule 0: no synapse
     blocks, qerr = {}, {}
     lo, hi = p.weight_range
     glo, ghi = p.gain_range
     for pr in net.projections:
-        e = _w_exp(p, pr.w_max, pr.name)
-        lsb = 2.0 ** (e - p.u_frac)
-        if pr.plastic:
-            eta_m, eta_s = eta_fixed(pr.eta / (net.norm * kscale * lsb))
-            gains = pr.gains
-        else:
-            eta_m, eta_s, gains = 0, 0, (0, 0)
+        lsb = lsbs[pr.name]
+        e = round(math.log2(lsb)) + p.u_frac
+        gains = pr.gains if pr.plastic else (0, 0)
         for g in gains:
             if not glo <= g <= ghi:
                 raise ValueError(f"projection {pr.name!r}: gain {g} outside {glo}..{ghi}")
-        entry = (gains[0], gains[1], eta_m, eta_s, e)
+        entry = (gains[0], gains[1], shifts.get(pr.name, 0), e)
         if entry not in rules:
             rules.append(entry)
         if len(rules) > p.rules:
@@ -156,9 +168,10 @@ def quantize(net, params=None, lut_shift=8, apply_period=None):
         blocks[pr.name] = Block(pr.name, a0, n0, pr.weights.shape, r, lsb)
         err = np.abs(codes * lsb - pr.weights)[pr.mask]
         qerr[pr.name] = {"lsb": lsb, "max_abs_error": float(err.max(initial=0.0)),
-                         "rms_error": float(np.sqrt(np.mean(err ** 2))) if err.size else 0.0}
+                         "rms_error": float(np.sqrt(np.mean(err ** 2))) if err.size else 0.0,
+                         "eta_relative_error": eta_err.get(pr.name, 0.0)}
     while len(rules) < p.rules:
-        rules.append((0, 0, 0, 0, 0))
+        rules.append((0, 0, 0, 0))
 
     blo, bhi = p.bias_range
     bias = np.full(N, blo, dtype=np.int64)   # unused neurons: as silent as the LUT allows
@@ -173,7 +186,6 @@ def quantize(net, params=None, lut_shift=8, apply_period=None):
         params=p, config=config, weight=weight, acc=np.zeros((A, N), dtype=np.int64),
         rule_index=rule_index, rules=rules, bias=bias,
         lut=sigmoid_lut(p, lut_shift, net.tau_ref), kernel=kernel,
-        seed_fire=derive_seeds(net.seed, SEED_STREAM_FIRE, N),
-        seed_round=derive_seeds(net.seed, SEED_STREAM_ROUND, N),
+        seed=derive_seeds(net.seed, SEED_STREAM_FIRE, N),
         axon_source=axon_source, blocks=blocks,
         report={"kernel_scale": kscale, "weights": qerr})

@@ -19,13 +19,12 @@ class Space(IntEnum):
     BIAS = 5          # [n] signed bias, potential units
     LUT = 6           # [k] activation LUT entry (firing probability)
     KERNEL = 7        # [n - 1] plasticity kernel k(n), n = 1 .. H
-    SEED_FIRE = 8     # [n] firing PRNG state (xorshift32)
-    SEED_ROUND = 9    # [n] rounding PRNG state (xorshift32)
-    REFRACTORY = 10   # [n] refractory counter
-    NEURON_HIST = 11  # [n] spike history, bit n-1 = spike at t - n
-    AXON_HIST = 12    # [a] axon spike history, same layout
-    POTENTIAL = 13    # [n] potential of the last step (read only)
-    SPIKE_COUNT = 14  # [n] spikes since last cleared (saturating)
+    SEED = 8          # [n] firing PRNG state (xorshift32)
+    REFRACTORY = 9    # [n] refractory counter
+    NEURON_HIST = 10  # [n] spike history, bit n-1 = spike at t - n
+    AXON_HIST = 11    # [a] axon spike history, same layout
+    POTENTIAL = 12    # [n] potential of the last step (read only)
+    SPIKE_COUNT = 13  # [n] spikes since last cleared (saturating)
 
 
 class Config(IntEnum):
@@ -57,7 +56,7 @@ def config_bits(reg):
 
 
 def rule_word_bits(p):
-    return 2 * p.gain_bits + p.ETA_M_BITS + p.ETA_S_BITS + p.WEXP_BITS
+    return 2 * p.gain_bits + p.ETA_S_BITS + p.WEXP_BITS
 
 
 def space_info(p, space):
@@ -73,8 +72,7 @@ def space_info(p, space):
         Space.BIAS: (p.neurons, p.bias_bits, True, True),
         Space.LUT: (p.lut_depth, p.lut_width, False, True),
         Space.KERNEL: (p.history, p.kernel_bits, False, True),
-        Space.SEED_FIRE: (p.neurons, p.PRNG_BITS, False, True),
-        Space.SEED_ROUND: (p.neurons, p.PRNG_BITS, False, True),
+        Space.SEED: (p.neurons, p.PRNG_BITS, False, True),
         Space.REFRACTORY: (p.neurons, p.refractory_bits, False, True),
         Space.NEURON_HIST: (p.neurons, p.history, False, True),
         Space.AXON_HIST: (p.axons, p.history, False, True),
@@ -85,31 +83,31 @@ def space_info(p, space):
     return SpaceInfo(space, depth, bits, signed, writable)
 
 
-def pack_rule(p, gain_causal, gain_anticausal, eta_m, eta_s, w_exp):
+def pack_rule(p, gain_causal, gain_anticausal, eta_s, w_exp):
     """Pack one rule-table entry.
 
     Layout, LSB first: c_causal (gain_bits, two's complement), c_anticausal
-    (gain_bits), eta mantissa (8), eta shift (5), weight exponent (3).
+    (gain_bits), eta shift (5), weight exponent (3): 16 bits by default.
     """
     g = p.gain_bits
     lo, hi = p.gain_range
     fields = [("c_causal", gain_causal, lo, hi), ("c_anticausal", gain_anticausal, lo, hi),
-              ("eta_m", eta_m, 0, 255), ("eta_s", eta_s, 0, 31), ("w_exp", w_exp, 0, 7)]
+              ("eta_s", eta_s, 0, 31), ("w_exp", w_exp, 0, 7)]
     for name, value, flo, fhi in fields:
         if not flo <= value <= fhi:
             raise ValueError(f"rule field {name} must be in {flo}..{fhi}, not {value!r}")
     gm = (1 << g) - 1
-    return ((gain_causal & gm) | ((gain_anticausal & gm) << g) | (eta_m << 2 * g)
-            | (eta_s << (2 * g + 8)) | (w_exp << (2 * g + 13)))
+    return ((gain_causal & gm) | ((gain_anticausal & gm) << g) | (eta_s << 2 * g)
+            | (w_exp << (2 * g + 5)))
 
 
 def unpack_rule(p, word):
-    """Inverse of :func:`pack_rule`: (c_causal, c_anticausal, eta_m, eta_s, w_exp)."""
+    """Inverse of :func:`pack_rule`: (c_causal, c_anticausal, eta_s, w_exp)."""
     g = p.gain_bits
     gm = (1 << g) - 1
 
     def sx(v):
         return v - (1 << g) if v >> (g - 1) else v
 
-    return (sx(word & gm), sx((word >> g) & gm), (word >> 2 * g) & 0xFF,
-            (word >> (2 * g + 8)) & 0x1F, (word >> (2 * g + 13)) & 0x7)
+    return (sx(word & gm), sx((word >> g) & gm), (word >> 2 * g) & 0x1F,
+            (word >> (2 * g + 5)) & 0x7)
