@@ -51,6 +51,7 @@ class FixedCore:
         self.refractory = np.zeros(N, dtype=np.int64)
         self.potential = np.zeros(N, dtype=np.int64)
         self.spike_count = np.zeros(N, dtype=np.int64)
+        self.last_spikes = np.zeros(N, dtype=bool)
         # Spike histories as doubled rings (see _window): row p+H-n+1 holds s(t-n).
         self._nring = np.zeros((2 * H, N))
         self._aring = np.zeros((2 * H, A))
@@ -177,6 +178,7 @@ class FixedCore:
                     self.acc[:, post] = np.clip(self.acc[:, post], lo, hi)
                 if pre.size:
                     self.acc[pre, :] = np.clip(self.acc[pre, :], lo, hi)
+        self.last_spikes = np.asarray(spikes, dtype=bool).copy()
         self._push(spikes, axon_spikes)
         self.spike_count = np.minimum(self.spike_count + spikes, (1 << p.COUNT_BITS) - 1)
         cfg[Config.STEP_COUNT] = _sat(cfg[Config.STEP_COUNT] + 1, 32)
@@ -276,6 +278,11 @@ class FixedCore:
                 Space.RULE_INDEX: self.rule_index}
         if space in flat:
             return [int(v) for v in flat[space].ravel()[sl]]
+        if space == Space.SPIKES:
+            bits = np.zeros(32 * info.depth, dtype=np.int64)
+            bits[:self.p.neurons] = self.last_spikes
+            words = (bits.reshape(-1, 32) << np.arange(32)).sum(axis=1)
+            return [int(v) for v in words[sl]]
         if space == Space.NEURON_HIST:
             return [int(v) for v in self._hist_words(self._nring, self.p.neurons)[sl]]
         if space == Space.AXON_HIST:
@@ -301,10 +308,15 @@ class FixedCore:
                 self.cfg[Config(addr + i)] = v
             return
         if space == Space.RULES:
-            decoded = [unpack_rule(self.p, w) for w in values]
             for w in values:
                 if not 0 <= w < (1 << info.bits):
                     raise AccessError(f"RULES: words must fit {info.bits} bits")
+            decoded = [unpack_rule(self.p, w) for w in values]
+            for r in decoded:
+                try:
+                    pack_rule(self.p, *r)
+                except ValueError as e:
+                    raise AccessError(f"RULES: {e}") from None
             self.rules[sl] = decoded
             self._derive()
             return

@@ -109,9 +109,10 @@ def _kernel_and_rates(p, net, lsbs):
     shifts, err = {}, {}
     for name, rate in rates.items():
         s = round(math.log2(kscale / rate))
-        if not 0 <= s <= 31:
+        if not 0 <= s <= p.acc_bits - 1:
             raise ValueError(f"projection {name!r}: learning rate needs shift {s}, "
-                             f"outside 0..31")
+                             f"outside 0..{p.acc_bits - 1}; use a wider accumulator or "
+                             f"a larger learning rate")
         shifts[name] = s
         err[name] = kscale / (rate * 2.0 ** s) - 1.0
     kernel = np.zeros(p.history, dtype=np.int64)

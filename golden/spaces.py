@@ -25,6 +25,7 @@ class Space(IntEnum):
     AXON_HIST = 11    # [a] axon spike history, same layout
     POTENTIAL = 12    # [n] potential of the last step (read only)
     SPIKE_COUNT = 13  # [n] spikes since last cleared (saturating)
+    SPIKES = 14       # [w] spikes of the last step, bit j = neuron 32 w + j (read only)
 
 
 class Config(IntEnum):
@@ -78,6 +79,7 @@ def space_info(p, space):
         Space.AXON_HIST: (p.axons, p.history, False, True),
         Space.POTENTIAL: (p.neurons, p.u_bits, True, False),
         Space.SPIKE_COUNT: (p.neurons, p.COUNT_BITS, False, True),
+        Space.SPIKES: ((p.neurons + 31) // 32, 32, False, False),
     }
     depth, bits, signed, writable = table[space]
     return SpaceInfo(space, depth, bits, signed, writable)
@@ -88,11 +90,13 @@ def pack_rule(p, gain_causal, gain_anticausal, eta_s, w_exp):
 
     Layout, LSB first: c_causal (gain_bits, two's complement), c_anticausal
     (gain_bits), eta shift (5), weight exponent (3): 16 bits by default.
+    eta_s is at most acc_bits - 1, so the carry left by an apply fits the
+    accumulator.
     """
     g = p.gain_bits
     lo, hi = p.gain_range
     fields = [("c_causal", gain_causal, lo, hi), ("c_anticausal", gain_anticausal, lo, hi),
-              ("eta_s", eta_s, 0, 31), ("w_exp", w_exp, 0, 7)]
+              ("eta_s", eta_s, 0, min(31, p.acc_bits - 1)), ("w_exp", w_exp, 0, 7)]
     for name, value, flo, fhi in fields:
         if not flo <= value <= fhi:
             raise ValueError(f"rule field {name} must be in {flo}..{fhi}, not {value!r}")
