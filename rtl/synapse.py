@@ -1,0 +1,119 @@
+"""Synapse memory: weights, accumulators and rule indices in ``lanes`` skewed banks.
+
+Synapse (a, n) lives in bank ``(a + n) mod L`` at address
+``a * (N / L) + n / L``.  A row (axon a, neurons w*L .. w*L + L - 1) and a
+column (neuron n, axons g*L .. g*L + L - 1) then both touch every bank
+exactly once, so both walks move ``L`` synapses per cycle; a barrel
+rotation puts the banks' words in lane order.
+
+Word layout (LSB first), :func:`synapse_layout`: weight (weight_bits,
+signed), acc (acc_bits, signed), rule (log2 rules).
+
+Timing: present ``mode`` and an address in cycle c; the lane words appear
+on ``rd`` in cycle c + 1, and ``wr``/``we`` in that cycle write back to the
+same synapses.  Reads are transparent to writes, so a word written in
+cycle c + 1 can be presented again in cycle c + 1.
+"""
+
+from enum import IntEnum
+
+from amaranth.hdl import Array, Cat, Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["SynapseMemory", "Walk", "synapse_layout"]
+
+
+def synapse_layout(p):
+    return data.StructLayout({
+        "weight": signed(p.weight_bits),
+        "acc": signed(p.acc_bits),
+        "rule": unsigned(p.rule_bits),
+    })
+
+
+class Walk(IntEnum):
+    ROW = 0      # lane j = synapse (a, w * L + j)
+    COLUMN = 1   # lane j = synapse (g * L + j, n)
+    ONE = 2      # lane 0 = synapse (a, n)
+
+
+def _log2(x):
+    return (x - 1).bit_length()
+
+
+class SynapseMemory(wiring.Component):
+    def __init__(self, params, lanes):
+        p, L = params, lanes
+        self._p, self._L = p, L
+        self.N, self.A = p.neurons, p.axons
+        self.NW, self.AG = self.N // L, self.A // L
+        layout = synapse_layout(p)
+        self.layout = layout
+        super().__init__({
+            "mode": In(2),
+            "a": In(range(self.A)),
+            "n": In(range(self.N)),
+            "w": In(range(max(self.NW, 2))),
+            "g": In(range(max(self.AG, 2))),
+            "rd": Out(data.ArrayLayout(layout, L)),
+            "wr": In(data.ArrayLayout(layout, L)),
+            "we": In(L),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, L = self._p, self._L
+        NW, AG = self.NW, self.AG
+        lb, nwb, agb = _log2(L), _log2(NW), _log2(AG)
+        ports = []
+        for b in range(L):
+            mem = Memory(shape=self.layout, depth=self.A * NW, init=[])
+            m.submodules[f"bank{b}"] = mem
+            wp = mem.write_port()
+            rp = mem.read_port(transparent_for=(wp,))
+            ports.append((rp, wp))
+
+        # Stage 0: per-bank addresses and the rotation for stage 1.
+        rot = Signal(max(lb, 1))
+        s1_rot = Signal(max(lb, 1))
+        s1_addr = [Signal(range(self.A * NW), name=f"s1_addr{b}") for b in range(L)]
+        a, n = self.a, self.n
+        n_word = n[lb:] if lb else n
+        for b in range(L):
+            addr = Signal(range(self.A * NW), name=f"addr{b}")
+            with m.Switch(self.mode):
+                with m.Case(Walk.ROW):
+                    m.d.comb += addr.eq(Cat(self.w[:nwb], a) if nwb else a)
+                    if lb:
+                        m.d.comb += rot.eq(a[:lb])
+                with m.Case(Walk.COLUMN):
+                    if lb:
+                        j = (Const(b, lb) - n[:lb])[:lb]
+                        axon = Cat(j, self.g[:agb]) if agb else j
+                        m.d.comb += rot.eq(n[:lb])
+                    else:
+                        axon = self.g[:agb] if agb else Const(0, 1)
+                    m.d.comb += addr.eq(Cat(n_word[:nwb], axon) if nwb else axon)
+                with m.Default():
+                    m.d.comb += addr.eq(Cat(n_word[:nwb], a) if nwb else a)
+                    if lb:
+                        m.d.comb += rot.eq((a + n)[:lb])
+            m.d.comb += ports[b][0].addr.eq(addr)
+            m.d.sync += s1_addr[b].eq(addr)
+        m.d.sync += s1_rot.eq(rot)
+
+        # Stage 1: banks to lanes and back.
+        bank_data = Array(rp.data for rp, _ in ports)
+        for j in range(L):
+            m.d.comb += self.rd[j].eq(bank_data[(s1_rot + j)[:lb]] if lb else ports[0][0].data)
+        for b in range(L):
+            j = (Const(b, lb) - s1_rot)[:lb] if lb else 0
+            wp = ports[b][1]
+            m.d.comb += [
+                wp.addr.eq(s1_addr[b]),
+                wp.data.eq(Array(self.wr[i] for i in range(L))[j] if lb else self.wr[0]),
+                wp.en.eq(self.we.bit_select(j, 1) if lb else self.we[0]),
+            ]
+        return m
