@@ -222,7 +222,7 @@ class FixedCore:
                   Config.LUT_SHIFT: (0, p.u_bits - 1)}
         lo, hi = limits.get(reg, (0, (1 << config_bits(reg)) - 1))
         if not lo <= value <= hi:
-            raise AccessError(f"config register {Config(reg).name} must be {lo}..{hi}, "
+            raise AccessError(f"CONFIG register {Config(reg).name} must be {lo}..{hi}, "
                               f"not {value}")
 
     def _check_values(self, space, addr, values):
@@ -263,9 +263,16 @@ class FixedCore:
                 ring[row, col] = bit
                 ring[(row + H) % (2 * H), col] = bit
 
+    @staticmethod
+    def _space(space):
+        try:
+            return Space(space)
+        except ValueError:
+            raise AccessError(f"no memory space {space!r} (valid: 0..{len(Space) - 1})") from None
+
     def read(self, space, addr=0, count=None):
         """Read ``count`` words of ``space`` from ``addr`` as Python ints."""
-        space = Space(space)
+        space = self._space(space)
         info = space_info(self.p, space)
         count = info.depth - addr if count is None else count
         self._bounds(space, addr, count)
@@ -294,7 +301,7 @@ class FixedCore:
 
     def write(self, space, addr, values):
         """Write ``values`` to ``space`` from ``addr``; all or nothing."""
-        space = Space(space)
+        space = self._space(space)
         info = space_info(self.p, space)
         if not info.writable:
             raise AccessError(f"{space.name} is read only")

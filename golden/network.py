@@ -149,8 +149,11 @@ class Network:
         """Reciprocal (forward, feedback) projection pairs, each once.
 
         The feedback one is the plastic one when only one is; otherwise the
-        pair is ordered by name.  Their angle measures alignment.
+        top-down one (its pre population comes later in the network), so a
+        control run with plasticity off keys its angles like the SAL run.
+        Their angle measures alignment.
         """
+        order = {p.name: i for i, p in enumerate(self.populations)}
         pairs = set()
         for a in self.projections:
             for b in self.projections:
@@ -159,9 +162,9 @@ class Network:
                 if a.plastic != b.plastic:
                     fwd, fb = (b, a) if a.plastic else (a, b)
                 else:
-                    fwd, fb = sorted((a, b), key=lambda p: p.name)
+                    fwd, fb = sorted((a, b), key=lambda p: (order[p.pre], p.name))
                 pairs.add((fwd.name, fb.name))
-        return sorted(pairs)
+        return sorted(pairs, key=lambda pair: pair[1])
 
 
 def _uniform(rng, bound, shape):

@@ -42,7 +42,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import CoreParams
-from ..golden.spaces import Config, Space, space_info
+from ..golden.spaces import Config, Space, rule_word_bits, space_info
 from .axon import AxonUnit
 from .banks import LaneBanks
 from .command import Op, command_signature, response_signature
@@ -134,7 +134,7 @@ class SALCore(wiring.Component):
 
         # -- registers -------------------------------------------------------------
         kernel = Signal(data.ArrayLayout(p.kernel_bits, H))
-        rules = Signal(data.ArrayLayout(16, p.rules))
+        rules = Signal(data.ArrayLayout(rule_word_bits(p), p.rules))
         tau_ref = Signal(8, init=1)
         tau_syn = Signal(8, init=1)
         lut_shift = Signal(5)
@@ -263,7 +263,7 @@ class SALCore(wiring.Component):
                                     m.d.comb += value_ok.eq((c_data >= lo) & (c_data <= hi))
                     elif sp == Space.SEED:
                         m.d.comb += value_ok.eq(fits & (c_data != 0))
-                    elif sp == Space.RULES:
+                    elif sp == Space.RULES:   # eta_s must leave room for the carry
                         m.d.comb += value_ok.eq(fits & (c_data[2 * g:2 * g + 5] < p.acc_bits))
                     else:
                         m.d.comb += value_ok.eq(fits & info.writable)

@@ -96,7 +96,7 @@ class NeuronUnit(wiring.Component):
         m.submodules.prng = prng = Xorshift32()
         m.submodules.trace = trace = KernelTrace(H, p.kernel_bits)
         u = Signal(signed(p.u_bits))
-        shifted = Signal(signed(p.u_bits + 1))
+        shifted = Signal(signed(max(p.u_bits, p.lut_bits) + 2))
         lut_idx = Signal(p.lut_bits)
         m.d.comb += [
             u.eq(_sat(bias_r.data + self.isyn, ulo, uhi)),

@@ -22,6 +22,7 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..golden.spaces import rule_word_bits
 from .synapse import synapse_layout
 
 __all__ = ["PlasticityUnit", "Work", "SYN_INPUT_BITS", "rule_fields"]
@@ -70,7 +71,7 @@ class PlasticityUnit(wiring.Component):
         super().__init__({
             "work": In(3),
             "syn": In(data.ArrayLayout(layout, L)),
-            "rules": In(data.ArrayLayout(16, p.rules)),
+            "rules": In(data.ArrayLayout(rule_word_bits(p), p.rules)),
             "y": In(data.ArrayLayout(trace_bits, L)),
             "x_row": In(trace_bits),
             "x_col": In(data.ArrayLayout(trace_bits, L)),
