@@ -43,6 +43,7 @@ def _psp(golden):
 async def cycles(dut):
     bench = json.loads(os.environ["SAL_BENCH"])
     tb = TB(dut)
+    tb.watchdog = 100_000_000   # the warm-up is one long RUN
     await tb.start()
     p = tb.p
     golden = FixedCore(quantize(WORKLOADS[bench["workload"]](), params=p, apply_period=1000))
