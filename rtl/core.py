@@ -37,7 +37,7 @@ kernel, last spikes).
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -74,6 +74,10 @@ class SALCore(wiring.Component):
     lanes : int
         Synapses processed per cycle in the row and column walks (power of
         two, dividing ``neurons`` and ``axons``).
+    loopback : bool
+        True (single-core chip): neuron n drives axon n inside the core.
+        False: the core sends its spikes out and takes its axon spikes in,
+        for a chip where a router connects the cores (below).
 
     Attributes
     ----------
@@ -81,9 +85,21 @@ class SALCore(wiring.Component):
         Commands, see :mod:`.command`.
     rsp : Out(response_signature)
         One response per command.
+    spike_out : Out(stream.Signature(range(N)))
+        Without loopback: this step's spiking neurons, after the neuron pass.
+    axon_in : In(stream.Signature(range(A)))
+        Without loopback: this step's axon events (repeats of an axon are
+        merged: an axon spikes once however many events reach it).
+    waiting : Out(1)
+        Without loopback: all spikes are sent and the core waits for the
+        barrier.
+    route_done : In(1)
+        Without loopback: the barrier.  The chip raises it when every core
+        is ``waiting`` and the router holds no event; every core then
+        leaves the routing phase in the same cycle (spec section 3, step 3).
     """
 
-    def __init__(self, params=CoreParams(), lanes=1):
+    def __init__(self, params=CoreParams(), lanes=1, loopback=True):
         p = params
         if not _is_pow2(p.neurons) or not _is_pow2(p.axons):
             raise ValueError(f"this core needs power-of-two neurons and axons, not "
@@ -97,7 +113,16 @@ class SALCore(wiring.Component):
                              f"not {lanes!r}")
         self._p = p
         self._lanes = lanes
-        super().__init__({"cmd": In(command_signature), "rsp": Out(response_signature)})
+        self._loopback = loopback
+        members = {"cmd": In(command_signature), "rsp": Out(response_signature)}
+        if not loopback:
+            members.update({
+                "spike_out": Out(stream.Signature(range(p.neurons))),
+                "axon_in": In(stream.Signature(range(p.axons))),
+                "waiting": Out(1),
+                "route_done": In(1),
+            })
+        super().__init__(members)
 
     @property
     def params(self):
@@ -199,11 +224,12 @@ class SALCore(wiring.Component):
         with m.If(nu.spike_valid & nu.spike):
             m.d.sync += [spikes.bit_select(nu.spike_n, 1).eq(1), n_count.eq(n_count + 1)]
             m.d.comb += [nl_w.addr.eq(n_count), nl_w.data.eq(nu.spike_n), nl_w.en.eq(1)]
-            # Single-core build: neuron n drives axon n.
-            with m.If(nu.spike_n < A):
-                m.d.sync += [axon_spikes.bit_select(nu.spike_n, 1).eq(1),
-                             a_count.eq(a_count + 1)]
-                m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(nu.spike_n), al_w.en.eq(1)]
+            if self._loopback:   # single-core build: neuron n drives axon n
+                with m.If(nu.spike_n < A):
+                    m.d.sync += [axon_spikes.bit_select(nu.spike_n, 1).eq(1),
+                                 a_count.eq(a_count + 1)]
+                    m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(nu.spike_n),
+                                 al_w.en.eq(1)]
 
         # -- the axon unit's outputs ---------------------------------------------------------
         m.d.comb += [xb.one_waddr.eq(au.x_a), xb.one_wdata.eq(au.x), xb.one_we.eq(au.x_valid)]
@@ -396,7 +422,33 @@ class SALCore(wiring.Component):
                 m.d.sync += idx.eq(idx + 1)
                 with m.If(idx == N + 1):   # the last neuron leaves stage 2 this cycle
                     m.d.sync += idx.eq(0)
-                    m.next = "ROW_FETCH"
+                    m.next = "ROW_FETCH" if self._loopback else "EMIT_FETCH"
+
+            if not self._loopback:
+                # Send the neuron list out, then take axon events until the barrier.
+                with m.State("EMIT_FETCH"):
+                    m.d.comb += nl_r.addr.eq(idx)
+                    with m.If(idx == n_count):
+                        m.d.sync += idx.eq(0)
+                        m.next = "ROUTE"
+                    with m.Else():
+                        m.next = "EMIT_SEND"
+                with m.State("EMIT_SEND"):
+                    m.d.comb += [nl_r.addr.eq(idx), self.spike_out.valid.eq(1),
+                                 self.spike_out.payload.eq(nl_r.data)]
+                    with m.If(self.spike_out.ready):
+                        m.d.sync += idx.eq(idx + 1)
+                        m.next = "EMIT_FETCH"
+                with m.State("ROUTE"):
+                    m.d.comb += [self.waiting.eq(1), self.axon_in.ready.eq(1)]
+                    event = self.axon_in.payload
+                    with m.If(self.axon_in.valid & ~axon_spikes.bit_select(event, 1)):
+                        m.d.sync += [axon_spikes.bit_select(event, 1).eq(1),
+                                     a_count.eq(a_count + 1)]
+                        m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(event),
+                                     al_w.en.eq(1)]
+                    with m.If(self.route_done):
+                        m.next = "ROW_FETCH"
 
             with m.State("ROW_FETCH"):
                 m.d.comb += al_r.addr.eq(idx)
