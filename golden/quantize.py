@@ -153,12 +153,12 @@ def quantize(net, params=None, lut_shift=8, apply_period=None):
             if not glo <= g <= ghi:
                 raise ValueError(f"projection {pr.name!r}: gain {g} outside {glo}..{ghi}")
         entry = (gains[0], gains[1], shifts.get(pr.name, 0), e)
-        if entry not in rules:
+        if entry not in rules[1:]:   # rule 0 stays "no synapse", even if fields match
             rules.append(entry)
         if len(rules) > p.rules:
             raise ValueError(f"network {net.name!r} needs {len(rules)} rule-table entries; "
                              f"the core has {p.rules}")
-        r = rules.index(entry)
+        r = rules.index(entry, 1)
         codes = np.clip(np.round(pr.weights / lsb), lo, hi).astype(np.int64)
         codes[~pr.mask] = 0
         a0, n0 = offs[pr.pre], offs[pr.post]
