@@ -61,15 +61,16 @@ class NeuronUnit(wiring.Component):
         ulo, uhi = p.u_range
         acc = self.access
 
-        def memory(name, shape, depth):
-            mem = Memory(shape=shape, depth=depth, init=[])
+        def memory(name, shape, depth, init=()):
+            mem = Memory(shape=shape, depth=depth, init=list(init))
             m.submodules[name] = mem
             wp = mem.write_port()
             return mem.read_port(transparent_for=(wp,)), wp
 
         mems = {
             Space.BIAS: memory("bias", signed(p.bias_bits), N),
-            Space.SEED: memory("seed", unsigned(32), N),
+            # reset state of the seeds: n + 1 (a xorshift32 state must not be 0)
+            Space.SEED: memory("seed", unsigned(32), N, range(1, N + 1)),
             Space.REFRACTORY: memory("refractory", unsigned(8), N),
             Space.NEURON_HIST: memory("hist", unsigned(H), N),
             Space.POTENTIAL: memory("potential", signed(p.u_bits), N),
