@@ -575,7 +575,7 @@ async def access_errors(dut):
         ("RULES word too wide", Op.WRITE, Space.RULES, 0, 1 << (2 * p.gain_bits + 8)),
         ("RULES eta_s = acc_bits", Op.WRITE, Space.RULES, 1,
          (min(31, p.acc_bits)) << (2 * p.gain_bits)) if p.acc_bits <= 31 else None,
-        ("unknown op 4", 4, Space.CONFIG, 0, 0),
+        ("unknown op 5", 5, Space.CONFIG, 0, 0),
         ("unknown op 7", 7, Space.WEIGHT, 0, 1),
     ]
     failures = []

@@ -16,6 +16,9 @@ WRITE   write ``data`` (the space's low bits) to word ``addr`` of ``space``;
         response: 0
 RUN     run ``data`` timesteps; response: clock cycles the run took
 APPLY   run the apply (spec section 4) now; response: clock cycles it took
+CHECK   would WRITE ``data`` to ``addr`` of ``space`` be accepted?  Changes
+        nothing; response: 0 with ``error`` as WRITE would give it.  A
+        multi-word write validates every word first, so it is all or nothing.
 ======  =========================================================================
 
 A READ or WRITE outside the space, a WRITE to a read-only space, a value
@@ -36,6 +39,7 @@ class Op(IntEnum):
     WRITE = 1
     RUN = 2
     APPLY = 3
+    CHECK = 4
 
 
 CommandLayout = data.StructLayout({

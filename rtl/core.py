@@ -332,6 +332,9 @@ class SALCore(wiring.Component):
                     with m.Case(Op.APPLY):
                         m.d.sync += [steps_left.eq(0), cycles.eq(0), counting.eq(1)]
                         m.next = "STEP"
+                    with m.Case(Op.CHECK):
+                        m.d.sync += rsp_err.eq(~in_range | ~value_ok)
+                        m.next = "RESPOND"
                     with m.Default():
                         m.d.sync += rsp_err.eq(1)
                         m.next = "RESPOND"

@@ -104,9 +104,12 @@ def bad_commands(p):
             cmds.append((Op.WRITE, space, 0, v, f"write to read-only {space.name}"))
     cmds += [(Op.READ, 15, 0, 0, "read unknown space 15"),
              (Op.WRITE, 15, 0, 0, "write unknown space 15")]
-    for op in (4, 5, 6, 7):
+    for op in (5, 6, 7):
         cmds += [(op, Space.WEIGHT, 0, 1, f"unknown op {op}"),
                  (op, Space.CONFIG, Config.STEP_COUNT, 0, f"unknown op {op} on CONFIG")]
+    # CHECK refuses exactly what WRITE refuses.
+    cmds += [(Op.CHECK, space, addr, value, f"CHECK of {why}")
+             for op, space, addr, value, why in list(cmds) if op == Op.WRITE]
     return cmds
 
 
@@ -169,6 +172,13 @@ def test_refused_commands_change_nothing(p, L):
             data, err = await host.command(ctx, op, space, addr, value)
             if (data, err) != (0, 1):
                 failures.append(f"{why}: response (data, error) = {(data, err)}, not (0, 1)")
+        # CHECK of valid words (other than those stored) accepts them and writes nothing.
+        for space in WRITABLE:
+            for addr in range(min(3, space_info(p, space).depth)):
+                w = valid_word(p, space, addr, rng)
+                data, err = await host.command(ctx, Op.CHECK, space, addr, w)
+                if (data, err) != (0, 0):
+                    failures.append(f"CHECK {space.name}[{addr}] = {w:#x}: {(data, err)}")
         after = await host.snapshot(ctx, p)
         for space in READABLE:
             if after[space] != before[space]:
