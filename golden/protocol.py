@@ -12,7 +12,7 @@ All integers are little-endian.
 """
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 
 from .chip import ChipSpace, chip_space_info
@@ -356,22 +356,28 @@ def _need(body, size, op):
         raise ProtocolError(Reason.BAD_LENGTH, f"{op.name} body is {size} bytes, not {len(body)}")
 
 
+class _FixedRequest(_Request):
+    """A request whose body is its dataclass fields packed as ``FORMAT``."""
+
+    FORMAT = ""
+
+    def body(self):
+        return struct.pack(self.FORMAT, *(getattr(self, f.name) for f in fields(self)))
+
+    @classmethod
+    def parse(cls, body):
+        _need(body, struct.calcsize(cls.FORMAT), cls.op)
+        return cls(*struct.unpack(cls.FORMAT, body))
+
+
 @dataclass(frozen=True)
-class Read(_Request):
+class Read(_FixedRequest):
     core: int
     space: int
     addr: int
     count: int
     op = Op.READ
     FORMAT = "<BBIH"
-
-    def body(self):
-        return struct.pack(self.FORMAT, self.core, self.space, self.addr, self.count)
-
-    @classmethod
-    def parse(cls, body):
-        _need(body, 8, cls.op)
-        return cls(*struct.unpack(cls.FORMAT, body))
 
 
 @dataclass(frozen=True)
@@ -468,21 +474,13 @@ class StatusRequest(_Request):
 
 
 @dataclass(frozen=True)
-class Checksum(_Request):
+class Checksum(_FixedRequest):
     core: int
     space: int
     addr: int
     count: int
     op = Op.CHECKSUM
     FORMAT = "<BBII"
-
-    def body(self):
-        return struct.pack(self.FORMAT, self.core, self.space, self.addr, self.count)
-
-    @classmethod
-    def parse(cls, body):
-        _need(body, 10, cls.op)
-        return cls(*struct.unpack(cls.FORMAT, body))
 
 
 @dataclass(frozen=True)
