@@ -89,7 +89,9 @@ class SALCore(wiring.Component):
         Without loopback: this step's spiking neurons, after the neuron pass.
     axon_in : In(stream.Signature(range(A)))
         Without loopback: this step's axon events (repeats of an axon are
-        merged: an axon spikes once however many events reach it).
+        merged: an axon spikes once however many events reach it), taken
+        from the end of the neuron pass until the barrier, while the core's
+        own spikes are still going out too.
     waiting : Out(1)
         Without loopback: all spikes are sent and the core waits for the
         barrier.
@@ -428,8 +430,21 @@ class SALCore(wiring.Component):
                     m.next = "ROW_FETCH" if self._loopback else "EMIT_FETCH"
 
             if not self._loopback:
-                # Send the neuron list out, then take axon events until the barrier.
+                # Send the neuron list out, then wait for the barrier.  Axon events are
+                # taken from the first EMIT cycle on: a core that only took them once it
+                # had sent all its spikes would deadlock the router when its own
+                # spikes come back to it (or to a core that is still sending).
+                def take_axon_events():
+                    m.d.comb += self.axon_in.ready.eq(1)
+                    event = self.axon_in.payload
+                    with m.If(self.axon_in.valid & ~axon_spikes.bit_select(event, 1)):
+                        m.d.sync += [axon_spikes.bit_select(event, 1).eq(1),
+                                     a_count.eq(a_count + 1)]
+                        m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(event),
+                                     al_w.en.eq(1)]
+
                 with m.State("EMIT_FETCH"):
+                    take_axon_events()
                     m.d.comb += nl_r.addr.eq(idx)
                     with m.If(idx == n_count):
                         m.d.sync += idx.eq(0)
@@ -437,19 +452,15 @@ class SALCore(wiring.Component):
                     with m.Else():
                         m.next = "EMIT_SEND"
                 with m.State("EMIT_SEND"):
+                    take_axon_events()
                     m.d.comb += [nl_r.addr.eq(idx), self.spike_out.valid.eq(1),
                                  self.spike_out.payload.eq(nl_r.data)]
                     with m.If(self.spike_out.ready):
                         m.d.sync += idx.eq(idx + 1)
                         m.next = "EMIT_FETCH"
                 with m.State("ROUTE"):
-                    m.d.comb += [self.waiting.eq(1), self.axon_in.ready.eq(1)]
-                    event = self.axon_in.payload
-                    with m.If(self.axon_in.valid & ~axon_spikes.bit_select(event, 1)):
-                        m.d.sync += [axon_spikes.bit_select(event, 1).eq(1),
-                                     a_count.eq(a_count + 1)]
-                        m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(event),
-                                     al_w.en.eq(1)]
+                    take_axon_events()
+                    m.d.comb += self.waiting.eq(1)
                     with m.If(self.route_done):
                         m.next = "ROW_FETCH"
 

@@ -1,0 +1,138 @@
+"""The multi-core chip: K SAL cores, the spike router, the inject queue and the host interface.
+
+docs/protocol.md section 7 is the behaviour; golden/chip.py (``FixedChip``
+behind ``ChipEmulator``) is the model it must match byte for byte on the
+link.  The byte link is a pair of streams (``rx``, ``tx``): the board tops
+put a UART in front, simulation drives it directly.
+
+The chip step, in lock step (every core runs the same RUN command)::
+
+    cores: NEURON pass -> send spikes (spike_out) -> wait at the barrier
+    router: spikes -> routing table -> axon events (axon_in) of the cores
+    barrier: every core waiting and the router idle -> the inject queue
+             delivers this step's external events -> route_done to every core
+    cores: ROWS, COLUMNS, AXONS, ENDS (and APPLY when due)
+
+The inject queue is scanned only once the router is idle and every core
+waits, so its deliveries and the router's never compete for an axon port;
+the chip step counter (STATUS word 0) counts barriers.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.params import CoreParams
+from .core import SALCore
+from .host import HostInterface
+from .inject import InjectQueue
+from .router import SpikeRouter
+
+__all__ = ["SALChip"]
+
+
+class SALChip(wiring.Component):
+    """K cores, router, inject queue and host interface behind one byte link.
+
+    Parameters
+    ----------
+    params : CoreParams
+        Every core's build parameters.
+    cores : int
+        K, 1 to 8 (the router's limit).
+    lanes : int
+        Synapse lanes per core.
+    route_entries : int
+        D, the depth of ROUTE_DEST.
+    inject_depth : int
+        Events the inject queue holds.
+    fifo_depth : int
+        Entries of each of the router's FIFOs.
+
+    Attributes
+    ----------
+    rx : In(stream.Signature(8))
+        Wire bytes from the host.
+    tx : Out(stream.Signature(8))
+        Wire bytes to the host.
+    """
+
+    rx: In(stream.Signature(8))
+    tx: Out(stream.Signature(8))
+
+    def __init__(self, params=CoreParams(), cores=1, lanes=1, route_entries=4096,
+                 inject_depth=256, fifo_depth=4):
+        self._p, self._K, self._L = params, cores, lanes
+        self._D, self._Q, self._F = route_entries, inject_depth, fifo_depth
+        # Build the parts now so that bad parameters fail at construction.
+        self.cores = [SALCore(params, lanes, loopback=False) for _ in range(cores)]
+        self.router = SpikeRouter(cores, params.neurons, params.axons, route_entries,
+                                  fifo_depth)
+        self.inject_queue = InjectQueue(cores, params.axons, inject_depth)
+        self.host = HostInterface(params, cores, route_entries, inject_depth, lanes)
+        super().__init__()
+
+    @property
+    def params(self):
+        return self._p
+
+    @property
+    def n_cores(self):
+        return self._K
+
+    def elaborate(self, platform):
+        m = Module()
+        K = self._K
+        router, queue, host = self.router, self.inject_queue, self.host
+        m.submodules.router = router
+        m.submodules.inject = queue
+        m.submodules.host = host
+        for k, core in enumerate(self.cores):
+            m.submodules[f"core{k}"] = core
+            wiring.connect(m, host.cmd[k], core.cmd)
+            wiring.connect(m, core.rsp, host.rsp[k])
+            wiring.connect(m, core.spike_out, router.spikes[k])
+        wiring.connect(m, wiring.flipped(self.rx), host.rx)
+        wiring.connect(m, host.tx, wiring.flipped(self.tx))
+        wiring.connect(m, router.host, host.route)
+        wiring.connect(m, host.inject, queue.push)
+
+        chip_step = Signal(32)
+        m.d.comb += [host.chip_step.eq(chip_step), host.events_routed.eq(router.events_routed),
+                     host.events_injected.eq(queue.injected),
+                     host.inject_pending.eq(queue.pending)]
+
+        # Axon events: from the router, or from the inject queue while it delivers.
+        injecting = Signal()
+        out = queue.out
+        for k, core in enumerate(self.cores):
+            mine = out.valid & (out.payload.core == k)
+            m.d.comb += [
+                core.axon_in.valid.eq(Mux(injecting, mine, router.axons[k].valid)),
+                core.axon_in.payload.eq(Mux(injecting, out.payload.axon,
+                                            router.axons[k].payload)),
+                router.axons[k].ready.eq(~injecting & core.axon_in.ready),
+            ]
+            with m.If(injecting & (out.payload.core == k)):
+                m.d.comb += out.ready.eq(core.axon_in.ready)
+
+        # The barrier of protocol section 7: routed events, then injected ones, then go.
+        all_waiting = Signal()
+        m.d.comb += all_waiting.eq(Cat(core.waiting for core in self.cores).all())
+        route_done = Signal()
+        for core in self.cores:
+            m.d.comb += core.route_done.eq(route_done)
+        with m.FSM():
+            with m.State("STEPPING"):
+                with m.If(all_waiting & router.idle):
+                    m.d.comb += [queue.start.eq(1), queue.step.eq(chip_step)]
+                    m.next = "INJECT"
+            with m.State("INJECT"):   # queue.busy is high from here until it has delivered
+                m.d.comb += injecting.eq(1)
+                with m.If(~queue.busy):
+                    m.d.comb += route_done.eq(1)
+                    m.d.sync += chip_step.eq(Mux(chip_step == 0xFFFFFFFF, chip_step,
+                                                 chip_step + 1))
+                    m.next = "STEPPING"
+        return m
+
