@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Host-link cost of moving recurrent-256 onto the chip and back.
 
-examples/recurrent-256.yaml, placed with the default CoreParams on K cores
-(default 1, 2 and 4), is sent through ``ChipEmulator`` over a fresh reset
+examples/recurrent-256.yaml, placed on K cores (default 1, 2 and 4) of
+256 / K neurons and 256 axons each (the chip configuration of
+benchmarks/chip_cycles.py; other parameters the defaults), is sent through ``ChipEmulator`` over a fresh reset
 ``FixedChip`` with the requests of ``golden/transfer.py``.  Every request
 and reply is counted on the wire (COBS, CRC and delimiter included):
 
@@ -84,15 +85,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     nf = load(EXAMPLE)
-    params = CoreParams()
     seconds = lambda link: 10 * (link.bytes_out + link.bytes_in) / args.baud  # noqa: E731
-    print(f"{nf.name}: {nf.network.size} neurons on K cores of {params.neurons} neurons x "
-          f"{params.axons} axons; UART {args.baud:,} baud 8N1 (10 bits a byte)")
+    print(f"{nf.name}: {nf.network.size} neurons on K cores of {nf.network.size} / K neurons x "
+          f"{nf.network.size} axons; UART {args.baud:,} baud 8N1 (10 bits a byte)")
     print("bytes include COBS, CRC and delimiters; seconds = (out + in) x 10 / baud, the host "
           "waiting for each reply; chip processing time not included\n")
     head = ["operation", "K", "frames", "bytes out", "bytes in", "seconds"]
     table, summary = [], {}
     for K in args.cores:
+        params = CoreParams(neurons=nf.network.size // K, axons=nf.network.size)
         source = place(nf.network, params, K, apply_period=nf.run.phase).chip()
         for name, link in measure(source, K):
             table.append([name, str(K), f"{link.frames:,}", f"{link.bytes_out:,}",

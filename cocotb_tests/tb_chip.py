@@ -242,11 +242,14 @@ class Link:
 
     # -- whole spaces ------------------------------------------------------------------
     async def read_space(self, core, space):
+        """Read a whole space (replies compared); returns its bytes."""
         info = self.emu.info.space_info(core, space)
         wb = word_bytes(info.bits)
         step = MAX_DATA // wb
+        out = b""
         for addr in range(0, info.depth, step):
-            await self.call(Read(core, int(space), addr, min(step, info.depth - addr)))
+            out += await self.call(Read(core, int(space), addr, min(step, info.depth - addr)))
+        return out
 
     async def read_all(self):
         """Every readable word of the chip, compared with the emulator's."""
