@@ -1,11 +1,17 @@
-"""The ``sal-hw`` command: run a network file on a golden model, or describe it.
+"""The ``sal-hw`` command: run a network file on a chip, describe it, show its weights.
 
-    sal-hw run NETWORK.yaml [--model fixed|float] [--steps N] [--seeds 1,2,3]
-                            [--out DIR] [--quiet]
-    sal-hw info NETWORK.yaml
+    sal-hw run NETWORK.yaml [--backend golden|rtl|serial] [--port DEV] [--model fixed|float]
+                            [--steps N] [--seeds 1,2,3] [--out DIR] [--quiet] [chip shape]
+    sal-hw info NETWORK.yaml [chip shape]
+    sal-hw weights RESULTS [--png FILE] [--seed S]
 
-Also ``python -m sal_hw.cli``.  A network file that cannot be used exits
-with code 2 and its :class:`~sal_hw.netfile.NetfileError` message on stderr.
+chip shape: --cores K --neurons N --axons A --history H --lanes L
+--route-entries D --inject-depth Q (golden and rtl backends).
+
+Also ``python -m sal_hw.cli``.  A network file that cannot be used, a
+network that does not fit the chip, or a bad command line exits with code
+2 and a message on stderr before anything is sent to a chip or written; a
+chip or link failure exits with code 1.
 """
 
 import argparse
@@ -20,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from sal_hw.netfile import MODELS, NetfileError, load
+
+BACKENDS = ("golden", "rtl", "serial")
 
 __all__ = ["main", "build_parser"]
 
@@ -58,7 +66,8 @@ def _seed_list(text):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="SAL neuromorphic core: run network files on the golden models.",
+        description="SAL neuromorphic core: run network files on the golden emulator, the "
+                    "simulated RTL chip or a board, and inspect the results.",
         epilog=f"'{PROG} COMMAND --help' describes each command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -81,6 +90,14 @@ def build_parser():
                      help="output folder; default: out/<name>/")
     run.add_argument("--quiet", action="store_true",
                      help="no progress bar and no line per record, only the summary")
+    run.add_argument("--backend", choices=BACKENDS, default="golden",
+                     help="where the fixed model runs: golden (the bit-exact emulator in this "
+                          "process, default), rtl (the Verilated chip; needs a source "
+                          "checkout, builds once per chip shape) or serial (a board)")
+    run.add_argument("--port", help="serial device of the board (--backend serial)")
+    run.add_argument("--baud", type=_positive_int, default=3_000_000,
+                     help="serial baud rate (default 3000000)")
+    _chip_arguments(run)
     run.set_defaults(func=cmd_run)
 
     info = sub.add_parser(
@@ -89,8 +106,36 @@ def build_parser():
                     "the fixed-point quantization errors, and whether it fits one default "
                     "core.")
     info.add_argument("network", metavar="NETWORK.yaml", help="network file")
+    _chip_arguments(info)
     info.set_defaults(func=cmd_info)
+
+    weights = sub.add_parser(
+        "weights", help="show the weights a run saved (weights.npz)",
+        description="Print every projection's weights saved by 'sal-hw run' (shape, range, "
+                    "mean, and the angle of each feedback matrix to its forward partner) and "
+                    "draw them as heat maps.")
+    weights.add_argument("results", metavar="RESULTS", type=Path,
+                         help="an output folder of 'sal-hw run' or its weights.npz")
+    weights.add_argument("--png", metavar="FILE", type=Path,
+                         help="heat maps; default: weights-matrices.png next to the npz")
+    weights.add_argument("--seed", type=int, help="only this seed's weights")
+    weights.set_defaults(func=cmd_weights)
     return parser
+
+
+def _chip_arguments(parser):
+    g = parser.add_argument_group(
+        "chip shape (golden and rtl backends; a serial board reports its own)")
+    g.add_argument("--cores", type=_positive_int, default=1, help="cores K (default 1)")
+    g.add_argument("--neurons", type=_positive_int, help="neurons per core (default 256)")
+    g.add_argument("--axons", type=_positive_int, help="axons per core (default 256)")
+    g.add_argument("--history", type=_positive_int, help="history steps H (default 64)")
+    g.add_argument("--lanes", type=_positive_int, default=1,
+                   help="synapse lanes of the RTL build (default 1)")
+    g.add_argument("--route-entries", type=_positive_int, default=4096,
+                   help="routing table entries (default 4096)")
+    g.add_argument("--inject-depth", type=_positive_int, default=256,
+                   help="inject queue events (default 256)")
 
 
 # -- measurements shared by run and info -------------------------------------
@@ -168,79 +213,152 @@ class _Run:
     steps_per_second: float = 0.0
     quantization: dict | None = None
     final_weights: dict = field(default_factory=dict)
+    spike_counts: object = None        # per neuron, network order, at the end
 
 
 # -- sal-hw run --------------------------------------------------------------
 
+class UsageError(ValueError):
+    """A command line that cannot be carried out (exit code 2)."""
+
+
+def _chip_info(args):
+    """The chip shape the golden and rtl backends build (the serial one asks the board)."""
+    from sal_hw.golden.params import CoreParams
+    from sal_hw.golden.protocol import ChipInfo
+    base = CoreParams()
+    params = CoreParams(neurons=args.neurons or base.neurons, axons=args.axons or base.axons,
+                        history=args.history or base.history)
+    return ChipInfo(cores=args.cores, params=params, lanes=args.lanes,
+                    route_entries=args.route_entries, inject_depth=args.inject_depth)
+
+
+def _driver_options(args):
+    if args.backend == "serial":
+        if not args.port:
+            raise UsageError("--backend serial needs --port (for example /dev/ttyUSB1)")
+        return {"port": args.port, "baud": args.baud}
+    if args.port:
+        raise UsageError(f"--port is for --backend serial, not {args.backend}")
+    return {}
+
+
+def _schedule(nf, args):
+    from sal_hw.netfile import Action
+    if args.steps is None or args.steps == nf.run.steps:
+        return nf.run.schedule, nf.run.steps
+    if [a.op for a in nf.run.schedule] != ["run"]:
+        raise UsageError(f"--steps cannot change {nf.path.name}'s run.schedule; edit the file")
+    return [Action("run", 0, steps=args.steps)], args.steps
+
+
 def cmd_run(args):
     from tqdm import tqdm
 
-    from sal_hw.golden.experiment import make_model, model_weights, symmetrize
-    from sal_hw.plots import plot_angles, plot_weights
+    from sal_hw.chiprun import ChipModel, open_chip, run_schedule
+    from sal_hw.compiler import CompileError, compile_network
+    from sal_hw.golden.experiment import make_model
+    from sal_hw.plots import plot_angles, plot_raster, plot_weights
 
     nf = load(args.network)
     model = args.model or nf.run.model
-    steps = args.steps or nf.run.steps
+    schedule, steps = _schedule(nf, args)
     seeds = args.seeds or nf.run.seeds
     phase, record_every = nf.run.phase, nf.run.record_every
     out = args.out if args.out is not None else Path("out") / nf.name
+    backend = args.backend
+    if model == "float":
+        if backend != "golden":
+            raise UsageError("the float model is a software reference: it runs on the golden "
+                             "backend only (use --model fixed for rtl or serial)")
+        extra = sorted({a.op for a in schedule} - {"run", "read"})
+        if extra:
+            raise UsageError(f"the float model runs only run and read schedule items, not "
+                             f"{', '.join(extra)} (use --model fixed)")
+    options = _driver_options(args)
 
-    # Everything that can fail on the file fails before anything is written.
+    # Everything that can fail on the file or the chip's capacity fails before anything
+    # is sent to a chip or written to disk.
     nets = {seed: nf.build(seed) for seed in seeds}
-    reports = {seed: nf.quantize(seed=seed).report for seed in seeds} if model == "fixed" else {}
+    board = None
+    compiled = {}
+    if model == "fixed":
+        if backend == "serial":
+            board = open_chip("serial", **options)
+            info = board.info
+        else:
+            info = _chip_info(args)
+        try:
+            compiled = {seed: compile_network(nets[seed], info, apply_period=phase)
+                        for seed in seeds}
+        except CompileError as e:
+            if board is not None:
+                board.close()
+            raise UsageError(f"{nf.path}: {e}") from None
 
     quiet = args.quiet
-    runs = []
-    for seed in seeds:
-        net = nets[seed]
-        m = make_model(net, model, phase)
-        run = _Run(seed, quantization=reports.get(seed))
-        scalars = _scalar_projections(net)
+    runs, rasters = [], {}
+    try:
+        for seed in seeds:
+            net = nets[seed]
+            if model == "fixed":
+                chip = board or open_chip(backend, info, **options)
+                m = ChipModel(chip, compiled[seed], from_reset=board is None)
+                q = compiled[seed].report
+                run = _Run(seed, quantization={"weights": q["projections"],
+                                               "kernel_scale": q["kernel_scale"]})
+            else:
+                chip, m = None, make_model(net, "float", phase)
+                run = _Run(seed)
+            scalars = _scalar_projections(net)
+            bar = tqdm(total=steps, desc=f"seed {seed}", unit="step", unit_scale=True,
+                       file=sys.stderr, disable=quiet, dynamic_ncols=True)
 
-        def record(step, weights):
-            angles = _angles(net, weights)
-            run.steps.append(step)
-            for k, v in angles.items():
-                run.angles.setdefault(k, []).append(v)
-            for pr in scalars:
-                run.weights.setdefault(pr.name, []).append(float(weights[pr.name][pr.mask][0]))
-            return angles
+            def record(step):
+                weights = {pr.name: m.weights(pr.name) for pr in net.projections}
+                angles = _angles(net, weights)
+                if run.steps and run.steps[-1] == step:     # a read item at a record step
+                    return
+                run.steps.append(step)
+                for k, v in angles.items():
+                    run.angles.setdefault(k, []).append(v)
+                for pr in scalars:
+                    run.weights.setdefault(pr.name, []).append(
+                        float(weights[pr.name][pr.mask][0]))
+                bar.set_postfix({k.split(" ")[0]: f"{v:.1f}" for k, v in angles.items()},
+                                refresh=False)
+                if not quiet:
+                    tqdm.write(f"seed {seed}  step {step:>{len(str(steps))}}  "
+                               f"{_fmt_angles(angles)}", file=sys.stdout)
 
-        bar = tqdm(total=steps, desc=f"seed {seed}", unit="step", unit_scale=True,
-                   file=sys.stderr, disable=quiet, dynamic_ncols=True)
-
-        def progress(step, _golden_angles):
-            angles = record(step, model_weights(net, m))
-            bar.set_postfix({k.split(" ")[0]: f"{v:.1f}" for k, v in angles.items()},
-                            refresh=False)
-            bar.update(step - bar.n)
-            if not quiet:
-                tqdm.write(f"seed {seed}  step {step:>{len(str(steps))}}  {_fmt_angles(angles)}",
-                           file=sys.stdout)
-
-        angles0 = record(0, model_weights(net, m))
-        if not quiet:
-            tqdm.write(f"seed {seed}  step {0:>{len(str(steps))}}  {_fmt_angles(angles0)}",
-                       file=sys.stdout)
-        t0 = time.perf_counter()
-        try:
-            traj, m = symmetrize(net, m, steps, phase, record_every, progress)
-        finally:
-            bar.close()
-        run.seconds = time.perf_counter() - t0
-        run.steps_per_second = steps / run.seconds if run.seconds > 0 else float("inf")
-        run.spikes = traj.spikes
-        counts = np.asarray(m.spike_count)
-        for pop, base in net.offsets().items():
-            size = net.population(pop).size
-            run.rates[pop] = float(counts[base:base + size].sum()) / (size * steps)
-        run.final_weights = model_weights(net, m)
-        runs.append(run)
+            t0 = time.perf_counter()
+            try:
+                run.spikes = run_schedule(m, schedule, record_every, record,
+                                          lambda step: bar.update(step - bar.n))
+            finally:
+                bar.close()
+            run.seconds = time.perf_counter() - t0
+            run.steps_per_second = steps / run.seconds if run.seconds > 0 else float("inf")
+            counts = np.asarray(m.spike_count)
+            for pop, base in net.offsets().items():
+                size = net.population(pop).size
+                run.rates[pop] = float(counts[base:base + size].sum()) / (size * steps)
+            run.final_weights = {pr.name: m.weights(pr.name) for pr in net.projections}
+            run.spike_counts = counts[:net.size]
+            if chip is not None:
+                rasters[seed] = m.raster()
+                if board is None:
+                    chip.close()
+            runs.append(run)
+    finally:
+        if board is not None:
+            board.close()
 
     out.mkdir(parents=True, exist_ok=True)
     net = nets[seeds[0]]
     labels = _angle_labels(net)
-    title = (f"{nf.name}: {model} model, {steps} steps, "
+    where = f"{backend} backend" if model == "fixed" else "golden float reference"
+    title = (f"{nf.name}: {model} model ({where}), {steps} steps, "
              f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}")
     plot_angles({r.seed: r for r in runs}, out / "angles.png", title, labels=labels)
     written = ["angles.png"]
@@ -249,13 +367,22 @@ def cmd_run(args):
                      labels={pr.name: f"{pr.name} ({pr.pre}→{pr.post})"
                              for pr in _scalar_projections(net)})
         written.append("weights.png")
+    if rasters:
+        seed = seeds[0]
+        plot_raster(rasters[seed], net, out / "raster.png",
+                    f"{nf.name}: the last {len(rasters[seed])} steps (seed {seed}, {where})",
+                    first_step=steps - len(rasters[seed]))
+        written.append("raster.png")
     np.savez(out / "weights.npz", **{f"{name}_seed{r.seed}": w for r in runs
                                      for name, w in r.final_weights.items()})
     written.append("weights.npz")
     metrics = {
         "name": nf.name, "kind": nf.kind, "network_file": str(nf.path), "model": model,
+        "backend": backend if model == "fixed" else None,
         "steps": steps, "phase": phase, "record_every": record_every, "seeds": seeds,
         "network": nf.params,
+        "schedule": [{"op": a.op, "step": a.step, "steps": a.steps, "population": a.population,
+                      "neurons": list(a.neurons), "at": a.at} for a in schedule],
         "populations": {p.name: p.size for p in net.populations},
         "projections": {pr.name: {"pre": pr.pre, "post": pr.post, "rule": pr.rule,
                                   "eta": pr.eta, "synapses": int(pr.mask.sum())}
@@ -264,6 +391,8 @@ def cmd_run(args):
         "runs": [{"seed": r.seed, "steps": r.steps, "angles": r.angles,
                   **({"weights": r.weights} if r.weights else {}),
                   "spikes": r.spikes,
+                  "spike_counts": [int(c) for c in r.spike_counts] if r.spike_counts is not None
+                  else None,
                   "spikes_per_neuron_per_step": r.spikes / (net.size * steps),
                   "spikes_per_neuron_per_step_by_population": r.rates,
                   "seconds": r.seconds, "steps_per_second": r.steps_per_second,
@@ -275,7 +404,7 @@ def cmd_run(args):
     (out / "metrics.json").write_text(_dump_json(metrics))
     written.append("metrics.json")
 
-    print(_summary(nf.name, model, steps, net, runs, labels))
+    print(_summary(nf.name, model, steps, net, runs, labels, where))
     print(f"\nwrote {', '.join(written)} to {out}/")
     return 0
 
@@ -291,11 +420,11 @@ def _table(rows, align):
     return lines
 
 
-def _summary(name, model, steps, net, runs, labels):
+def _summary(name, model, steps, net, runs, labels, where):
     seeds = [r.seed for r in runs]
     many = len(runs) > 1
     lines = [f"{name}: {model} model, {steps} steps, {net.size} neurons, "
-             f"seed{'s' * many} {', '.join(map(str, seeds))}", ""]
+             f"seed{'s' * many} {', '.join(map(str, seeds))} ({where})", ""]
     keys = list(runs[0].angles)
     if keys:
         head = ["angle (degrees)", "start", "end", "change"]
@@ -373,32 +502,79 @@ def cmd_info(args):
     pairs += [f"{pr.name} ~ {pr.name}^T" for pr in _self_pairs(net)]
     print(f"  alignment measured: {', '.join(pairs) if pairs else 'none'}")
 
-    default = CoreParams()
-    fits = net.size <= default.neurons and net.size <= default.axons
-    params = default if fits else None
-    core = ("default core" if fits else "a core of exactly the network's size") + \
-        f" ({(params or default).weight_bits}-bit weights, u_frac {default.u_frac})"
-    print(f"\nfixed-point quantization on {core}:")
+    from sal_hw.compiler import CompileError, compile_network, describe_fit
+    info = _chip_info(args)
+    print()
     try:
-        image = nf.quantize(params=params)
-    except NetfileError as e:
-        print(f"  cannot quantize: {e.problem}")
-        image = None
-    if image is not None:
-        rows = [["projection", "LSB", "max error", "rms error", "max/LSB", "eta error"]]
-        for name, q in image.report["weights"].items():
-            rows.append([name, f"{q['lsb']:.3e}", f"{q['max_abs_error']:.3e}",
-                         f"{q['rms_error']:.3e}", f"{q['max_abs_error'] / q['lsb']:.2f}",
-                         f"{q['eta_relative_error']:+.2%}"])
-        print("\n".join("  " + s for s in _table(rows, "lrrrrr")))
-        print(f"  kernel scale {image.report['kernel_scale']:g} "
-              f"(kernel codes {', '.join(map(str, image.kernel[:4]))}, ...)")
-    used_rules = int(image.rule_index.max()) + 1 if image is not None else None
-    verdict = "yes" if fits and image is not None else "no"
-    detail = (f"{net.size} of {default.neurons} neurons, {net.size} of {default.axons} axons"
-              + (f", {used_rules} of {default.rules} rule-table entries" if used_rules else ""))
-    print(f"\nfits a single default core: {verdict} ({detail})")
+        compiled = compile_network(nf, info)
+    except CompileError as e:
+        print(f"fits the chip ({info.cores} core{'s' * (info.cores > 1)} of "
+              f"{info.params.neurons} neurons, {info.params.axons} axons): no")
+        print(f"  {e}")
+        return 0
+    rows = [["projection", "LSB", "max error", "rms error", "max/LSB", "eta error"]]
+    for name, q in compiled.report["projections"].items():
+        rows.append([name, f"{q['lsb']:.3e}", f"{q['max_abs_error']:.3e}",
+                     f"{q['rms_error']:.3e}", f"{q['max_error_lsb']:.2f}",
+                     f"{q['eta_relative_error']:+.2%}"])
+    print(f"fixed-point quantization ({info.params.weight_bits}-bit weights, "
+          f"u_frac {info.params.u_frac}):")
+    print("\n".join("  " + line for line in _table(rows, "lrrrrr")))
+    print(f"  kernel scale {compiled.report['kernel_scale']:g}\n")
+    print(describe_fit(compiled))
     return 0
+
+
+# -- sal-hw weights ----------------------------------------------------------
+
+def cmd_weights(args):
+    from sal_hw.plots import plot_matrices
+
+    path = args.results / "weights.npz" if args.results.is_dir() else args.results
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file; give an output folder of 'sal-hw run' or its "
+                         f"weights.npz")
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: not a weights.npz written by 'sal-hw run' ({e})") from None
+    names = {}
+    for key in arrays:
+        m = re.fullmatch(r"(.+)_seed(\d+)", key)
+        if not m:
+            raise UsageError(f"{path}: entry {key!r} is not NAME_seedN; not a 'sal-hw run' file")
+        names.setdefault(int(m[2]), []).append(m[1])
+    seeds = sorted(names) if args.seed is None else [args.seed]
+    if args.seed is not None and args.seed not in names:
+        raise UsageError(f"{path}: no seed {args.seed} (have {', '.join(map(str, sorted(names)))})")
+    rows = [["seed", "projection", "shape", "min", "max", "mean |w|", "angle to fwd^T"]]
+    for seed in seeds:
+        w = {n: arrays[f"{n}_seed{seed}"] for n in names[seed]}
+        for n, a in w.items():
+            partner = _transpose_partner(n, w)
+            angle = ""
+            if partner is not None:
+                f, b = w[partner], a
+                cos = np.sum(f * b.T) / (np.linalg.norm(f) * np.linalg.norm(b) or 1.0)
+                angle = f"{np.degrees(np.arccos(np.clip(cos, -1, 1))):.1f} ({partner})"
+            rows.append([str(seed), n, "x".join(map(str, a.shape)), f"{a.min():+.4f}",
+                         f"{a.max():+.4f}", f"{np.abs(a).mean():.4f}", angle])
+    print("\n".join(_table(rows, "llrrrrl")))
+    png = args.png or path.with_name("weights-matrices.png")
+    seed = seeds[0]
+    plot_matrices({n: arrays[f"{n}_seed{seed}"] for n in names[seed]}, png,
+                  f"{path.parent.name}: weights (seed {seed})")
+    print(f"\nwrote {png}")
+    return 0
+
+
+def _transpose_partner(name, weights):
+    """The forward matrix a feedback matrix B<k> is compared with: W<k> of transposed shape."""
+    m = re.fullmatch(r"B(\d*)", name)
+    if m and f"W{m[1]}" in weights and weights[f"W{m[1]}"].shape == weights[name].shape[::-1]:
+        return f"W{m[1]}"
+    return None
 
 
 # -- entry point -------------------------------------------------------------
@@ -412,9 +588,19 @@ def main(argv=None):
         return 2
     try:
         return args.func(args)
-    except NetfileError as e:
+    except (NetfileError, UsageError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:
+        from sal_hw.compiler import CompileError
+        from sal_hw.driver import ChipError, LinkError, LoadError
+        if isinstance(e, CompileError):
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 2
+        if isinstance(e, (LinkError, ChipError, LoadError)):
+            print(f"{PROG}: chip error: {e}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

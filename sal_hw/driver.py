@@ -33,11 +33,13 @@ from .golden.protocol import (CHIP, MAX_DATA, Ack, Apply, Checksum, ChipInfo, Fr
 from .golden.transfer import expected_checksum, load_requests
 
 __all__ = ["Chip", "ChipError", "LinkError", "LoadError", "Transport", "EmulatorTransport",
-           "SerialTransport", "SocketTransport", "BACKENDS"]
+           "SerialTransport", "SocketTransport", "BACKENDS", "describe"]
 
 BACKENDS = ("golden", "rtl", "serial")
-#: NAK reasons that mean "damaged on the way": send the same frame again
-_RESEND = (Reason.BAD_CRC, Reason.BAD_FRAME)
+#: NAK reasons that mean "damaged on the way": send the same frame again.  The driver
+#: never sends a frame over MAX_FRAME, so TOO_LONG means bytes were inserted or a
+#: delimiter was lost and two frames ran together.
+_RESEND = (Reason.BAD_CRC, Reason.BAD_FRAME, Reason.TOO_LONG)
 #: most axons in one INJECT (the frame limit)
 _MAX_INJECT = 544
 
@@ -52,7 +54,16 @@ class ChipError(RuntimeError):
     def __init__(self, reason, request):
         self.reason = Reason(reason)
         self.request = request
-        super().__init__(f"the chip refused {request!r}: {self.reason.name}")
+        super().__init__(f"the chip refused {describe(request)}: {self.reason.name}")
+
+
+def describe(req):
+    """A request in a few words (no data bytes), for messages."""
+    fields = {k: v for k, v in vars(req).items() if k not in ("data", "axons")}
+    extra = ", ".join(f"{k} {v}" for k, v in fields.items())
+    if hasattr(req, "axons"):
+        extra += f", {len(req.axons)} axons"
+    return f"{req.op.name}" + (f" ({extra})" if extra else "")
 
 
 class LoadError(RuntimeError):
@@ -271,7 +282,7 @@ class Chip:
                 if reason in _RESEND:
                     break
                 raise ChipError(reason if reason is not None else Reason.BAD_FRAME, req)
-        raise LinkError(f"no valid reply to {req!r} after {self.retries} attempts "
+        raise LinkError(f"no valid reply to {describe(req)} after {self.retries} attempts "
                         f"({wait:.1f} s each)")
 
     # -- requests ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
-__all__ = ["plot_angles", "plot_weights"]
+__all__ = ["plot_angles", "plot_weights", "plot_raster", "plot_matrices"]
 
 
 def _runs(trajectories):
@@ -117,3 +117,49 @@ def plot_weights(trajectories, path, title="", labels=None):
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_raster(raster, net, path, title="", first_step=0):
+    """Spike raster: ``raster`` bool (steps, neurons) in network order; populations banded."""
+    raster = np.asarray(raster, dtype=bool)
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    t, n = np.nonzero(raster)
+    ax.scatter(t + first_step, n, s=4, marker="|", color="black", linewidths=0.8)
+    for i, (pop, base) in enumerate(net.offsets().items()):
+        size = net.population(pop).size
+        if i % 2:
+            ax.axhspan(base - 0.5, base + size - 0.5, color="0.92", zorder=0)
+        ax.text(1.01, (base + size / 2) / max(net.size, 1), pop, transform=ax.transAxes,
+                va="center", fontsize=8)
+    ax.set_xlim(first_step - 0.5, first_step + len(raster) - 0.5)
+    ax.set_ylim(-0.5, net.size - 0.5)
+    ax.set_xlabel("step")
+    ax.set_ylabel("neuron (network order)")
+    ax.set_title(title, fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_matrices(matrices, path, title=""):
+    """Heat maps of weight matrices (post x pre), one panel each, a shared symmetric scale."""
+    names = list(matrices)
+    cols = min(len(names), 4) or 1
+    rows = -(-len(names) // cols) or 1
+    top = max((float(np.abs(m).max()) for m in matrices.values()), default=1.0) or 1.0
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False,
+                             layout="constrained")
+    image = None
+    for ax, name in zip(axes.flat, names):
+        image = ax.imshow(matrices[name], cmap="RdBu_r", vmin=-top, vmax=top,
+                          interpolation="nearest", aspect="auto")
+        ax.set_title(f"{name} {'x'.join(map(str, matrices[name].shape))}", fontsize=9)
+        ax.set_xlabel("pre", fontsize=8)
+        ax.set_ylabel("post", fontsize=8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+

@@ -47,8 +47,10 @@ def test_run_writes_everything(tiny, tmp_path, capsys):
     out = tmp_path / "result"
     assert main(["run", str(tiny), "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["angles.png", "metrics.json", "weights.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["angles.png", "metrics.json", "raster.png",
+                                                     "weights.npz"]
     assert (out / "angles.png").read_bytes()[:8] == PNG
+    assert (out / "raster.png").read_bytes()[:8] == PNG
 
     m = json.loads((out / "metrics.json").read_text())
     assert (m["name"], m["model"], m["steps"], m["phase"], m["seeds"]) == (
@@ -171,7 +173,7 @@ def test_file_that_does_not_quantize_exits_2(tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["run", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert str(bad) in err and "network" in err and "fixed-point core" in err
+    assert str(bad) in err and "does not fit the chip" in err and "kernel has 79 taps" in err
     assert not out.exists()
     # the float model has no such limit
     assert main(["run", str(bad), "--out", str(out), "--model", "float", "--quiet",
@@ -225,7 +227,10 @@ def test_info(tiny, capsys):
         assert name in out
     for header in ("LSB", "max error", "rms error", "eta error"):
         assert header in out
-    assert "fits a single default core: yes (20 of 256 neurons, 20 of 256 axons" in out
+    assert "chip: 1 core of 256 neurons and 256 axons" in out or \
+        "chip: 1 cores of 256 neurons and 256 axons" in out
+    assert re.search(r"neurons per core +20 +256", out)
+    assert "fits: yes" in out
 
 
 def test_info_too_big_for_one_core(tmp_path, capsys):
@@ -234,13 +239,16 @@ def test_info_too_big_for_one_core(tmp_path, capsys):
     assert main(["info", str(net)]) == 0
     out = capsys.readouterr().out
     assert "89700 synapses" in out
-    assert "fits a single default core: no (300 of 256 neurons" in out
+    assert "fits the chip (1 core of 256 neurons, 256 axons): no" in out
+    assert "needs 2 cores of 256 neurons; the chip has 1" in out
+    assert main(["info", str(net), "--cores", "2", "--axons", "512"]) == 0
+    assert "fits: yes" in capsys.readouterr().out     # two cores with 512 axons each hold it
 
 
 def test_info_examples(capsys):
     for path in sorted(EXAMPLES.glob("*.yaml")):
         assert main(["info", str(path)]) == 0
-        assert "fits a single default core: yes" in capsys.readouterr().out
+        assert "fits: yes" in capsys.readouterr().out
 
 
 # -- the real example and the installed entry points ---------------------------
@@ -276,4 +284,16 @@ def test_python_dash_m(tiny):
 def test_console_script(tiny):
     done = subprocess.run(["sal-hw", "info", str(tiny)], capture_output=True, text=True,
                           timeout=60)
-    assert done.returncode == 0 and "fits a single default core: yes" in done.stdout
+    assert done.returncode == 0 and "fits: yes" in done.stdout
+
+
+def test_every_example_runs(tmp_path, capsys):
+    """The newcomer's path: every example through the CLI (short runs where the file allows)."""
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        nf = load(path)
+        short = [] if [a.op for a in nf.run.schedule] != ["run"] else ["--steps", "300"]
+        out = tmp_path / path.stem
+        assert main(["run", str(path), "--out", str(out), "--quiet", "--seeds", "1"] + short) \
+            == 0, path.name
+        assert (out / "metrics.json").is_file() and (out / "raster.png").is_file()
+    assert "wrote" in capsys.readouterr().out
