@@ -47,8 +47,7 @@ class ChipModel:
         return [self.chip.read(c, space) for c in self.cores]
 
     def _spike_counts(self):
-        return np.asarray(self.compiled.spike_counts(self._read(Space.SPIKE_COUNT)),
-                          dtype=np.int64)
+        return np.asarray(self.chip.spike_counts(self.compiled), dtype=np.int64)
 
     @property
     def spike_count(self):

@@ -366,3 +366,18 @@ class Chip:
                     raise LoadError(f"load verification failed: {name} CRC {got:#010x}, "
                                     f"expected {want:#010x}")
         return len(requests)
+
+    # -- in network units ---------------------------------------------------------------------
+    def read_weights(self, compiled, projection):
+        """A projection of a loaded :class:`~sal_hw.compiler.Compiled` network, (post, pre),
+        in network units."""
+        from .golden.spaces import Space
+        words = [self.read(c, Space.WEIGHT) for c in range(compiled.cores_used)]
+        return compiled.weights_of(words, projection)
+
+    def spike_counts(self, compiled, population=None):
+        """SPIKE_COUNT of a loaded network's neurons (network order, or one population)."""
+        from .golden.spaces import Space
+        words = [self.read(c, Space.SPIKE_COUNT) for c in range(compiled.cores_used)]
+        return compiled.spike_counts(words, population)
+

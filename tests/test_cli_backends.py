@@ -91,18 +91,32 @@ def test_serial_backend_same_bits_and_bad_input_sends_nothing(tmp_path, capsys):
         # bad input: refused before anything but INFO reaches the board, nothing written
         chip = board.emulator.chip
         before = (chip.snapshot(), chip.frames_accepted)
-        bad = tmp_path / "bad.yaml"
-        bad.write_text(NET.replace("size: 12", "size: -12"))
-        assert main(["run", str(bad), "--backend", "serial", "--port", board.port,
-                     "--out", str(tmp_path / "bad")]) == 2
-        assert "size: got -12, which is negative" in capsys.readouterr().err
-        big = tmp_path / "big.yaml"
-        big.write_text(NET.replace("size: 12", "size: 40"))
-        assert main(["run", str(big), "--backend", "serial", "--port", board.port,
-                     "--out", str(tmp_path / "big")]) == 2
-        assert "does not fit the chip" in capsys.readouterr().err
+        (tmp_path / "w.npy").write_bytes(b"not numpy")
+        bad_files = {
+            "unknown key": (NET.replace("bias: -0.3", "bais: -0.3"), "unknown key 'bais'"),
+            "wrong type": (NET.replace("size: 12", "size: twelve"), "got the string 'twelve'"),
+            "negative size": (NET.replace("size: 12", "size: -12"), "which is negative"),
+            "weights out of range": (NET.replace("std: 0.6, seed: 5", "std: 30, seed: 5"),
+                                     "outside the range the core represents"),
+            "missing npy": (NET.replace("{init: normal, std: 0.6, seed: 6}", "{npy: gone.npy}"),
+                            "no such file"),
+            "bad npy": (NET.replace("{init: normal, std: 0.6, seed: 6}", "{npy: w.npy}"),
+                        "cannot read 'w.npy'"),
+            "unknown population": (NET.replace("pre: a, post: b", "pre: c, post: b"),
+                                   "no population 'c'"),
+            "not YAML": ("name: [unclosed\n", "not valid YAML"),
+            "too large for the chip": (NET.replace("size: 12", "size: 40"),
+                                       "does not fit the chip"),
+        }
+        for what, (text, message) in bad_files.items():
+            bad = tmp_path / "bad.yaml"
+            bad.write_text(text)
+            assert main(["run", str(bad), "--backend", "serial", "--port", board.port,
+                         "--out", str(tmp_path / "bad")]) == 2, what
+            err = capsys.readouterr().err
+            assert message in err and "bad.yaml" in err, (what, err)
+            assert not (tmp_path / "bad").exists(), what
         assert chip.snapshot() == before[0]
-        assert chip.frames_accepted - before[1] <= 1        # at most the INFO request
-        assert not (tmp_path / "bad").exists() and not (tmp_path / "big").exists()
+        assert chip.frames_accepted - before[1] <= 1        # at most one INFO request
     finally:
         board.close()
