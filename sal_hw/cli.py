@@ -4,6 +4,7 @@
                             [--steps N] [--seeds 1,2,3] [--out DIR] [--quiet] [chip shape]
     sal-hw info NETWORK.yaml [chip shape]
     sal-hw weights RESULTS [--png FILE] [--seed S]
+    sal-hw build --board icebreaker|ulx3s-85f [--clock MHZ] [--out DIR]
 
 chip shape: --cores K --neurons N --axons A --history H --lanes L
 --route-entries D --inject-depth Q (golden and rtl backends).
@@ -120,7 +121,28 @@ def build_parser():
                          help="heat maps; default: weights-matrices.png next to the npz")
     weights.add_argument("--seed", type=int, help="only this seed's weights")
     weights.set_defaults(func=cmd_weights)
+
+    build = sub.add_parser(
+        "build", help="synthesize, place and route a board's bitstream and report it",
+        description="Build the board top (PLL, UART link, the chip) for a board with Yosys and "
+                    "nextpnr (the YoWASP builds from PyPI unless YOSYS, NEXTPNR_ICE40, "
+                    "ICEPACK, NEXTPNR_ECP5, ECPPACK name other tools). Writes the bitstream "
+                    "and report.json (resources, Fmax per clock, fits, meets timing) to the "
+                    "output folder and prints a summary. Exit code 1 if the design does not "
+                    "fit or misses the core clock.")
+    build.add_argument("--board", required=True, choices=sorted(_boards()),
+                       help="icebreaker (iCE40UP5K) or ulx3s-85f (LFE5U-85F)")
+    build.add_argument("--clock", type=float, metavar="MHZ",
+                       help="core clock; default: the board's (docs/boards.md)")
+    build.add_argument("--out", type=Path, metavar="DIR",
+                       help="build folder; default out/boards/<board>/")
+    build.set_defaults(func=cmd_build)
     return parser
+
+
+def _boards():
+    from sal_hw.boards.top import BOARDS
+    return BOARDS
 
 
 def _chip_arguments(parser):
@@ -575,6 +597,17 @@ def _transpose_partner(name, weights):
     if m and f"W{m[1]}" in weights and weights[f"W{m[1]}"].shape == weights[name].shape[::-1]:
         return f"W{m[1]}"
     return None
+
+
+# -- sal-hw build -------------------------------------------------------------
+
+def cmd_build(args):
+    from sal_hw.boards.build import build_board, summary
+    out = args.out or Path("out") / "boards" / args.board
+    report = build_board(args.board, out, f_core=args.clock * 1e6 if args.clock else None)
+    print(summary(report))
+    print(f"\nwrote {out / 'report.json'}")
+    return 0 if report["fits"] and report["meets_timing"] else 1
 
 
 # -- entry point -------------------------------------------------------------
