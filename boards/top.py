@@ -5,7 +5,7 @@
     board clock --PLL--> sync (core clock) ---------------------------------+
     (locked = 0 or the reset button) -> ResetSynchronizer -> sync reset     |
     uart.rx pin -> UARTRx -> FIFO -> chip.rx    chip.tx -> UARTTx -> uart.tx pin
-    LEDs: heartbeat (clock alive), link activity (rx or tx byte), framing error seen
+    LEDs: heartbeat (clock alive), link activity (rx or tx byte), a framing error or overrun seen
 
 The same top serves both boards (``BOARDS`` gives each one's platform,
 chip configuration and core clock).  ``BoardTop(board, sim=True)`` leaves
@@ -133,14 +133,19 @@ class BoardTop(wiring.Component):
             for i in range(min(3, n_leds)):
                 m.d.comb += platform.request("led", i).o.eq(leds[i])
 
-        # heartbeat ~1.5 Hz; link activity stretched to ~20 ms; a framing error latches
-        beat = Signal(range(int(self.f_core)), init=0)
-        m.d.sync += beat.eq(beat + 1)
+        # heartbeat 1.5 Hz (toggles every 1/3 s); link activity stretched to 20 ms; a
+        # framing error or an overrun (a byte lost on the way in) latches the third LED
+        beat = Signal(range(int(self.f_core // 3)))
+        heartbeat = Signal()
+        with m.If(beat == int(self.f_core // 3) - 1):
+            m.d.sync += [beat.eq(0), heartbeat.eq(~heartbeat)]
+        with m.Else():
+            m.d.sync += beat.eq(beat + 1)
         activity = Signal(range(int(self.f_core // 50) + 1))
         with m.If(uart.rx_data.valid | (chip.tx.valid & chip.tx.ready)):
             m.d.sync += activity.eq(int(self.f_core // 50))
         with m.Elif(activity != 0):
             m.d.sync += activity.eq(activity - 1)
-        m.d.comb += [leds[0].eq(beat[-1]), leds[1].eq(activity != 0),
-                     leds[2].eq(uart.framing_errors != 0)]
+        m.d.comb += [leds[0].eq(heartbeat), leds[1].eq(activity != 0),
+                     leds[2].eq((uart.framing_errors != 0) | (uart.overruns != 0))]
         return m
