@@ -42,9 +42,11 @@ def frame_bits(byte, stop=1):
 class TB:
     """Clock, reset, the rx line driver and the tx line monitor of the loopback top."""
 
-    def __init__(self, dut, bit_ps=BIT_PS):
+    def __init__(self, dut, bit_ps=BIT_PS, clk_ps=CLK_PS, divisor=DIVISOR):
         self.dut = dut
         self.bit_ps = bit_ps     # the driver's bit time; the monitor uses the DUT's
+        self.clk_ps = clk_ps     # the DUT's clock period and UART divisor
+        self.divisor = divisor
         self.received = deque()
         self.monitor_errors = []
         self._t = 0.0            # the driver's schedule, ps since its start (no rounding drift)
@@ -54,7 +56,7 @@ class TB:
         dut = self.dut
         dut.rx.value = 1
         dut.rst.value = 1
-        Clock(dut.clk, CLK_PS, unit="ps").start()
+        Clock(dut.clk, self.clk_ps, unit="ps").start()
         await ClockCycles(dut.clk, 5)
         dut.rst.value = 0
         await ClockCycles(dut.clk, 5)
@@ -85,7 +87,7 @@ class TB:
     async def _monitor(self):
         """Decode tx: at each falling edge, sample mid-start, the 8 data bits and mid-stop."""
         tx = self.dut.tx
-        bit = DIVISOR * CLK_PS
+        bit = self.divisor * self.clk_ps
         while True:
             await FallingEdge(tx)
             await Timer(bit // 2, unit="ps")
@@ -100,6 +102,10 @@ class TB:
             if int(tx.value) != 1:
                 self.monitor_errors.append(f"tx: stop bit low after byte {byte:#04x}")
             self.received.append(byte)
+            self.byte_received(byte)
+
+    def byte_received(self, byte):
+        """Called after each byte the monitor decodes (a hook for subclasses)."""
 
     def counter(self, name):
         return getattr(self.dut, name).value.to_unsigned()
