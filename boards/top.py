@@ -16,7 +16,7 @@ cocotb test can drive the UART line of exactly this design.
 from dataclasses import dataclass, field
 
 from amaranth.hdl import ClockDomain, Module, Signal
-from amaranth.lib import cdc, fifo, wiring
+from amaranth.lib import cdc, fifo, io, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.params import CoreParams
@@ -123,15 +123,20 @@ class BoardTop(wiring.Component):
             clk = platform.request(platform.default_clk, dir="-")
             m.submodules.pll = pll = PLL(self.settings, clk.io)
             m.d.comb += sync.clk.eq(pll.clk_out)
-            button = platform.request("button", 0)
+            m.submodules.button = button = io.Buffer("i", platform.request("button", 0,
+                                                                           dir="-"))
             m.submodules.reset_sync = cdc.ResetSynchronizer(~pll.locked | button.i,
                                                             domain="sync")
             platform.add_clock_constraint(sync.clk, self.f_core)
-            pins = platform.request("uart", 0)
-            m.d.comb += [uart.rx.eq(pins.rx.i), pins.tx.o.eq(uart.tx)]
+            pins = platform.request("uart", 0, dir="-")
+            m.submodules.uart_rx = rx_pin = io.Buffer("i", pins.rx)
+            m.submodules.uart_tx = tx_pin = io.Buffer("o", pins.tx)
+            m.d.comb += [uart.rx.eq(rx_pin.i), tx_pin.o.eq(uart.tx)]
             n_leds = sum(1 for name, _ in platform.resources if name == "led")
             for i in range(min(3, n_leds)):
-                m.d.comb += platform.request("led", i).o.eq(leds[i])
+                m.submodules[f"led{i}"] = led = io.Buffer("o", platform.request("led", i,
+                                                                                dir="-"))
+                m.d.comb += led.o.eq(leds[i])
 
         # heartbeat 1.5 Hz (toggles every 1/3 s); link activity stretched to 20 ms; a
         # framing error or an overrun (a byte lost on the way in) latches the third LED

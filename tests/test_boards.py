@@ -1,0 +1,66 @@
+"""Board tops without the tools: PLL settings, the prepared build (RTLIL, pin constraints).
+
+The bitstream builds themselves (`sal-hw build`, minutes each) are recorded
+in docs/boards.md; here everything short of running Yosys and nextpnr.
+"""
+
+import pytest
+
+from sal_hw.boards.pll import ecp5_pll, ice40_pll
+from sal_hw.boards.top import BOARDS, BoardTop
+from sal_hw.rtl.uart import uart_divisor
+
+
+@pytest.mark.parametrize("f_out", [24e6, 30e6, 36e6, 48e6])
+def test_ice40_pll_within_the_rules(f_out):
+    s = ice40_pll(12e6, f_out)
+    p = s.params
+    pfd = 12e6 / (p["DIVR"] + 1)
+    vco = pfd * (p["DIVF"] + 1)
+    assert 10e6 <= pfd <= 133e6 and 533e6 <= vco <= 1066e6 and 1 <= p["DIVQ"] <= 6
+    assert s.f_out == vco / 2 ** p["DIVQ"]
+    assert abs(s.f_out - f_out) / f_out < 0.01
+
+
+@pytest.mark.parametrize("f_out", [50e6, 75e6, 100e6, 125e6])
+def test_ecp5_pll_within_the_rules(f_out):
+    s = ecp5_pll(25e6, f_out)
+    p = s.params
+    assert 400e6 <= s.f_out * p["CLKOP_DIV"] <= 800e6
+    assert s.f_out == 25e6 * p["CLKFB_DIV"] / p["CLKI_DIV"]
+    assert p["CLKOP_CPHASE"] == p["CLKOP_DIV"] - 1
+    assert abs(s.f_out - f_out) / f_out < 0.01
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_board_configuration_is_consistent(board):
+    cfg = BOARDS[board]
+    top = BoardTop(cfg)
+    assert top.f_core == pytest.approx(cfg.f_core, rel=1e-6)
+    divisor, error = uart_divisor(top.f_core, cfg.baud)
+    assert divisor >= 4 and abs(error) <= 0.02
+    d = cfg.describe()
+    assert d["synapses_per_core"] == cfg.params.neurons * cfg.params.axons
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_board_top_prepares(board, tmp_path):
+    cfg = BOARDS[board]
+    platform = cfg.make_platform()
+    plan = platform.prepare(BoardTop(cfg), name="top")
+    files = plan.files
+    assert "top.il" in files and "SALChip" not in files["top.il"][:0]
+    constraints = files.get("top.pcf") or files.get("top.lpf")
+    assert constraints, sorted(files)
+    text = constraints if isinstance(constraints, str) else constraints.decode()
+    assert "uart" in text.lower()
+    il = files["top.il"]
+    il = il if isinstance(il, str) else il.decode()
+    assert ("SB_PLL40_PAD" if cfg.family == "ice40" else "EHXPLLL") in il
+
+
+def test_unknown_board_is_refused(capsys):
+    from sal_hw.cli import main
+    with pytest.raises(SystemExit):
+        main(["build", "--board", "de10-nano"])
+    assert "invalid choice: 'de10-nano'" in capsys.readouterr().err
