@@ -2,9 +2,11 @@
 
     python benchmarks/throughput.py --report out/boards/ulx3s-85f/report.json \
         --cycles out/chip_cycles_salnet.json out/chip_cycles_recurrent.json
+    python benchmarks/throughput.py --board ulx3s-85f --clock 100 --cycles ...   # a projection
 
 Inputs: a board ``report.json`` (``sal-hw build``: the core clock and
-whether it met timing) and the rows of ``benchmarks/chip_cycles.py --json``
+whether it met timing), or ``--board`` with ``--clock`` for a projection at
+a clock no build has met (the output says so) and the rows of ``benchmarks/chip_cycles.py --json``
 for the board's chip shape (cycles per step measured in RTL simulation, every
 step checked against the golden model).  Synaptic operations per step are
 counted with the golden chip on the same placement: per core, the synapse
@@ -66,18 +68,31 @@ def synops_per_step(workload, params, cores, steps=1000, warmup=256):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--report", type=Path, required=True, help="a board's report.json")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--report", type=Path, help="a board's report.json (sal-hw build)")
+    src.add_argument("--board", help="a board of boards/top.py BOARDS, with --clock")
+    ap.add_argument("--clock", type=float, metavar="MHZ",
+                    help="with --board: the clock to project at (not a met timing)")
     ap.add_argument("--cycles", type=Path, nargs="+", required=True,
                     help="chip_cycles.py --json outputs for the board's chip shape")
     args = ap.parse_args(argv)
-    rep = json.loads(args.report.read_text())
+    if args.report:
+        rep = json.loads(args.report.read_text())
+    else:
+        from sal_hw.boards.top import BOARDS
+        if args.clock is None:
+            ap.error("--board needs --clock (the clock to project at)")
+        rep = {**BOARDS[args.board].describe(), "f_core_hz": args.clock * 1e6,
+               "meets_timing": None, "core_fmax_mhz": None}
     K, L = rep["cores"], rep["lanes"]
     params = CoreParams(neurons=rep["neurons"], axons=rep["axons"], history=rep["history"])
     f = rep["f_core_hz"]
     met = rep["meets_timing"]
     ceiling = K * L * f
+    timing = {True: "timing met", False: "timing NOT met",
+              None: "a PROJECTION: no build has met this clock"}[met]
     print(f"{rep['board']}: {K} cores x {L} lanes of {params.neurons} neurons x "
-          f"{params.axons} axons at {f / 1e6:.2f} MHz (timing {'met' if met else 'NOT met'}; "
+          f"{params.axons} axons at {f / 1e6:.2f} MHz ({timing}; "
           f"Fmax {rep['core_fmax_mhz']} MHz)")
     print(f"physical ceiling: {K} cores x {L} synapse words a cycle x {f / 1e6:.1f} MHz = "
           f"{ceiling / 1e6:,.0f} M synaptic operations/s\n")

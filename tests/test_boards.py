@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Board tops without the tools: PLL settings, the prepared build (RTLIL, pin constraints).
 
 The bitstream builds themselves (`sal-hw build`, minutes each) are recorded
