@@ -2,7 +2,7 @@
 
     sal-hw run NETWORK.yaml [--backend golden|rtl|serial] [--port DEV] [--model fixed|float]
                             [--steps N] [--seeds 1,2,3] [--out DIR] [--quiet] [chip shape]
-    sal-hw info NETWORK.yaml [chip shape]
+    sal-hw info NETWORK.yaml [--board icebreaker|ulx3s-85f | chip shape]
     sal-hw weights RESULTS [--png FILE] [--seed S]
     sal-hw build --board icebreaker|ulx3s-85f [--clock MHZ] [--out DIR]
 
@@ -107,6 +107,9 @@ def build_parser():
                     "the fixed-point quantization errors, and whether it fits one default "
                     "core.")
     info.add_argument("network", metavar="NETWORK.yaml", help="network file")
+    info.add_argument("--board", choices=sorted(_boards()),
+                      help="check the fit on this board's chip (docs/boards.md) instead of "
+                           "the chip-shape options")
     _chip_arguments(info)
     info.set_defaults(func=cmd_info)
 
@@ -245,9 +248,14 @@ class UsageError(ValueError):
 
 
 def _chip_info(args):
-    """The chip shape the golden and rtl backends build (the serial one asks the board)."""
+    """The chip shape the golden and rtl backends build (the serial one asks the board):
+    a board's configuration with --board, else the chip-shape options."""
     from sal_hw.golden.params import CoreParams
     from sal_hw.golden.protocol import ChipInfo
+    if getattr(args, "board", None):
+        cfg = _boards()[args.board]
+        return ChipInfo(cores=cfg.cores, params=cfg.params, lanes=cfg.lanes,
+                        route_entries=cfg.route_entries, inject_depth=cfg.inject_depth)
     base = CoreParams()
     params = CoreParams(neurons=args.neurons or base.neurons, axons=args.axons or base.axons,
                         history=args.history or base.history)

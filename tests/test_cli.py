@@ -297,3 +297,12 @@ def test_every_example_runs(tmp_path, capsys):
             == 0, path.name
         assert (out / "metrics.json").is_file() and (out / "raster.png").is_file()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_info_on_a_board(capsys):
+    assert main(["info", str(EXAMPLES / "salnet-s.yaml"), "--board", "ulx3s-85f"]) == 0
+    out = capsys.readouterr().out
+    assert "chip: 4 cores of 64 neurons and 256 axons" in out and "fits: yes" in out
+    assert main(["info", str(EXAMPLES / "salnet-s.yaml"), "--board", "icebreaker"]) == 0
+    out = capsys.readouterr().out
+    assert "fits the chip (1 core of 32 neurons, 32 axons): no" in out
