@@ -8,7 +8,7 @@ frequency, and :class:`PLL` instantiates the primitive for a platform.
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import Elaboratable, Instance, Module, Signal
 
 __all__ = ["ice40_pll", "ecp5_pll", "PLL", "PLLSettings"]
 

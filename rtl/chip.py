@@ -82,7 +82,6 @@ class SALChip(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        K = self._K
         router, queue, host = self.router, self.inject_queue, self.host
         m.submodules.router = router
         m.submodules.inject = queue

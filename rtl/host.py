@@ -40,7 +40,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.chip import ChipSpace, Status, chip_space_info
+from ..golden.chip import ChipSpace, chip_space_info
 from ..golden.protocol import MAX_DATA, MAX_FRAME, ChipInfo, Op, Reason, word_bytes
 from ..golden.spaces import Space, space_info
 from .cobs import COBSDecoder, COBSEncoder
@@ -48,7 +48,7 @@ from .command import Op as CoreOp
 from .command import command_signature, response_signature
 from .crc import CRC16, CRC32, crc16_of
 from .inject import inject_event_layout
-from .router import RouteTableSignature, Table
+from .router import RouteTableSignature
 
 __all__ = ["HostInterface"]
 
@@ -222,10 +222,10 @@ class HostInterface(wiring.Component):
         core_mask = Signal(K)
         m.d.comb += core_mask.eq(Const(1, K) << core[:max((K - 1).bit_length(), 1)])
 
-        def issue(opcode, mask, data, space_=None, addr_=None):
+        def issue(opcode, mask, data):
+            """Send ``opcode`` for word ``waddr`` of ``space`` to the cores in ``mask``."""
             m.d.sync += [c_op.eq(opcode), c_pending.eq(mask), c_want.eq(mask), c_got.eq(0),
-                         c_data.eq(data), c_space.eq(space if space_ is None else space_),
-                         c_addr.eq(waddr if addr_ is None else addr_)]
+                         c_data.eq(data), c_space.eq(space), c_addr.eq(waddr)]
 
         # -- reply construction ----------------------------------------------------------------
         rlen = Signal(range(_REPLY_MAX + 1))

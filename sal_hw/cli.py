@@ -502,8 +502,6 @@ def _summary(name, model, steps, net, runs, labels, where):
 # -- sal-hw info -------------------------------------------------------------
 
 def cmd_info(args):
-    from sal_hw.golden.params import CoreParams
-
     nf = load(args.network)
     net = nf.network
     print(f"{nf.name} ({nf.kind} network) from {nf.path}")
