@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from sal_hw.golden import protocol as pr
-from sal_hw.golden.chip import (AccessError, ChipSpace, FixedChip, Status, pack_route_dest,
-                                pack_route_index, place)
+from sal_hw.golden.chip import AccessError, ChipSpace, FixedChip, Status, place
 from sal_hw.golden.emulator import ChipEmulator, examples_markdown, protocol_examples
 from sal_hw.golden.fuzz import ProtocolFuzzer
 from sal_hw.golden.network import recurrent

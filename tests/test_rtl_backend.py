@@ -166,8 +166,8 @@ def test_an_unclosed_chip_leaves_no_simulator(tmp_path, how):
         "import sys\n"
         "from sal_hw.driver import Chip\n"
         "from sal_hw.golden.params import CoreParams\n"
-        f"chip = Chip.open('rtl', params=CoreParams(neurons=16, axons=32, history=16), "
-        f"cores=2, route_entries=256, inject_depth=32)\n"
+        "chip = Chip.open('rtl', params=CoreParams(neurons=16, axons=32, history=16), "
+        "cores=2, route_entries=256, inject_depth=32)\n"
         "chip.status()\n"
         "print(chip.transport.proc.pid, chip.transport.run_dir, flush=True)\n"
         "sys.stdin.read()\n")
