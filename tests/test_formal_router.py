@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The spike router's formal proofs (formal/): every SymbiYosys task, run by formal/prove.py.
 
 Proof tasks must PASS; the broken tasks (a router with a deliberate fault,
