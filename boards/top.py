@@ -127,7 +127,8 @@ class BoardTop(wiring.Component):
                                                                            dir="-"))
             m.submodules.reset_sync = cdc.ResetSynchronizer(~pll.locked | button.i,
                                                             domain="sync")
-            platform.add_clock_constraint(sync.clk, self.f_core)
+            # nextpnr derives the core clock's constraint from the oscillator's (the
+            # platform constrains it) through the PLL's dividers
             pins = platform.request("uart", 0, dir="-")
             m.submodules.uart_rx = rx_pin = io.Buffer("i", pins.rx)
             m.submodules.uart_tx = tx_pin = io.Buffer("o", pins.tx)
