@@ -28,6 +28,8 @@ from sal_hw.golden.params import CoreParams
 from sal_hw.golden.protocol import CHIP, Op, Reason
 from sal_hw.golden.spaces import Config, Space, space_info
 
+from reference import cobs_encode as ref_cobs_encode
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
 P = CoreParams(neurons=8, axons=16, history=8, rules=4, lut_bits=4)
@@ -49,21 +51,6 @@ class Refuse(Exception):
 
 def ref_crc(data):
     return binascii.crc_hqx(data, 0xFFFF)      # CRC-CCITT, MSB first: CCITT-FALSE at 0xFFFF
-
-
-def ref_cobs_encode(data):
-    out, block = bytearray(), bytearray()
-    for byte in data:
-        if byte == 0:
-            out += bytes([len(block) + 1]) + block
-            block = bytearray()
-        else:
-            block.append(byte)
-            if len(block) == 254:
-                out += b"\xff" + block
-                block = bytearray()
-    out += bytes([len(block) + 1]) + block
-    return bytes(out)
 
 
 def ref_cobs_decode(enc):

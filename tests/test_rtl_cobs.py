@@ -6,21 +6,7 @@ from amaranth.sim import Simulator
 
 from sal_hw.rtl.cobs import COBSDecoder
 
-
-def cobs_encode(data):
-    """Textbook COBS (independent of the RTL): blocks of up to 254 non-zero bytes."""
-    out, block = bytearray(), bytearray()
-    for byte in data:
-        if byte == 0:
-            out += bytes([len(block) + 1]) + block
-            block = bytearray()
-        else:
-            block.append(byte)
-            if len(block) == 254:
-                out += b"\xff" + block
-                block = bytearray()
-    out += bytes([len(block) + 1]) + block
-    return bytes(out)
+from reference import cobs_encode
 
 
 def decode(wire, seed=0, stall=0.3):

@@ -7,17 +7,9 @@ from amaranth.sim import Simulator
 
 from sal_hw.rtl.crc import CRC16, CRC32, crc16_step
 
+from reference import crc16_bitwise as crc16_reference
+
 CHECK = b"123456789"
-
-
-def crc16_reference(data):
-    """Bit-serial textbook CRC-16/CCITT-FALSE, independent of rtl/crc.py."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc
 
 
 def run_unit(dut, frames):
