@@ -184,13 +184,7 @@ class BoardLink(Link):
         self.bytes_out += len(wire)
         self.bytes_in += len(got)
         assert not line.monitor_errors, line.monitor_errors[:5]
-        try:
-            self._compare(got, want, kinds)
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n  request {self.what or wire.hex()} after "
-                                 f"{self.frames} frames; chip step "
-                                 f"{self.emu.chip.step_count}; recent: {self.history[-6:]}") \
-                from None
+        self._check(got, want, kinds, wire)
         return got
 
 

@@ -192,6 +192,11 @@ class Link:
         await with_timeout(self._send(wire), limit * CLK_NS, "ns")
         got = await with_timeout(receiver, limit * CLK_NS, "ns")
         self.frames += len(kinds)
+        self._check(got, want, kinds, wire)
+        return got
+
+    def _check(self, got, want, kinds, wire):
+        """:meth:`_compare`, a failure told with the request and the recent history."""
         try:
             self._compare(got, want, kinds)
         except AssertionError as e:
@@ -199,7 +204,6 @@ class Link:
                                  f"{self.frames} frames; chip step "
                                  f"{self.emu.chip.step_count}; recent: {self.history[-6:]}") \
                 from None
-        return got
 
     def _compare(self, got, want, kinds):
         """Every frame the emulator handles gets one reply (ignored empty frames are

@@ -461,16 +461,10 @@ class Inject(_Request):
 
 
 @dataclass(frozen=True)
-class StatusRequest(_Request):
+class StatusRequest(_FixedRequest):
+    """No body (FORMAT "")."""
+
     op = Op.STATUS
-
-    def body(self):
-        return b""
-
-    @classmethod
-    def parse(cls, body):
-        _need(body, 0, cls.op)
-        return cls()
 
 
 @dataclass(frozen=True)
@@ -484,16 +478,10 @@ class Checksum(_FixedRequest):
 
 
 @dataclass(frozen=True)
-class InfoRequest(_Request):
+class InfoRequest(_FixedRequest):
+    """No body (FORMAT "")."""
+
     op = Op.INFO
-
-    def body(self):
-        return b""
-
-    @classmethod
-    def parse(cls, body):
-        _need(body, 0, cls.op)
-        return cls()
 
 
 REQUEST_TYPES = {t.op: t for t in (Read, Write, Run, Apply, Inject, StatusRequest, Checksum,

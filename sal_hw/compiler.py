@@ -176,20 +176,22 @@ class Compiled:
 
     # -- mapping back --------------------------------------------------------------------
     def _projection(self, projection):
-        name = getattr(projection, "name", projection)
-        try:
-            return self.network.projection(name)
-        except KeyError:
-            raise KeyError(f"no projection {name!r} (have: "
-                           f"{', '.join(p.name for p in self.network.projections)})") from None
+        return self._lookup("projection", projection, self.network.projection,
+                            self.network.projections)
 
     def _population(self, population):
-        name = getattr(population, "name", population)
+        return self._lookup("population", population, self.network.population,
+                            self.network.populations)
+
+    @staticmethod
+    def _lookup(kind, item, get, items):
+        """``get(name)`` of an object or its name; KeyError naming the valid ones."""
+        name = getattr(item, "name", item)
         try:
-            return self.network.population(name)
+            return get(name)
         except KeyError:
-            raise KeyError(f"no population {name!r} (have: "
-                           f"{', '.join(p.name for p in self.network.populations)})") from None
+            raise KeyError(f"no {kind} {name!r} (have: "
+                           f"{', '.join(x.name for x in items)})") from None
 
     def _words(self, words_by_core, space, depth):
         """Per-core word arrays of ``space`` for the cores used, from whatever the caller has."""
