@@ -1,9 +1,11 @@
 """Axon unit: axon spike histories, PSP flags and pre traces.
 
-One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in two stages:
-stage 0 reads the history; stage 1 shifts the spike in (spec section 3,
-step 5), recomputes the PSP flag for the next step and the pre trace X_a
-(``x_*`` outputs), and flags ``end`` when the PSP stops.  With ``resync``
+One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in four stages:
+stage 0 reads the history (and the axon's PSP flag); stage 1 registers
+both; stage 2 shifts the spike in (spec section 3, step 5), recomputes the
+PSP flag for the next step and whether the PSP stops; stage 3 gives the
+pre trace X_a (``x_*`` outputs) and ``end`` for axon ``x_a``,
+:data:`AXON_LATENCY` cycles after ``valid``.  With ``resync``
 the history is not shifted and ``end`` flags every active PSP instead
 (used to rebuild the synaptic inputs after the host changed state).
 
@@ -18,9 +20,13 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.spaces import Space
 from .access import AccessSignature
-from .trace import KernelTrace, trace_width
+from .pipeline import delayed
+from .trace import TRACE_LATENCY, KernelTrace, trace_width
 
-__all__ = ["AxonUnit"]
+__all__ = ["AxonUnit", "AXON_LATENCY"]
+
+#: cycles from ``valid`` to ``x_valid`` and ``end``
+AXON_LATENCY = 2 + TRACE_LATENCY
 
 
 class AxonUnit(wiring.Component):
@@ -53,34 +59,39 @@ class AxonUnit(wiring.Component):
         rp = mem.read_port(transparent_for=(wp,))
 
         m.d.comb += rp.addr.eq(Mux(self.valid, self.a, acc.addr))
-        s1_valid = Signal()
-        s1_a = Signal(range(p.axons))
-        s1_spike = Signal()
-        m.d.sync += [s1_valid.eq(self.valid), s1_a.eq(self.a), s1_spike.eq(self.spike)]
+        s1_valid, s2_valid = Signal(), Signal()
+        s1_a, s2_a = Signal(range(p.axons)), Signal(range(p.axons))
+        s1_spike, s2_spike = Signal(), Signal()
+        s1_psp_old, s2_psp_old = Signal(), Signal()
+        m.d.sync += [s1_valid.eq(self.valid), s1_a.eq(self.a), s1_spike.eq(self.spike),
+                     s1_psp_old.eq(self.psp.bit_select(self.a, 1)),
+                     s2_valid.eq(s1_valid), s2_a.eq(s1_a), s2_spike.eq(s1_spike),
+                     s2_psp_old.eq(s1_psp_old)]
+        hist = Signal(H)          # stage 1: the history word into a register
+        m.d.sync += hist.eq(rp.data)
+        window = Signal(H)        # the PSP window, a register: tau_syn changes only by the host
+        m.d.sync += window.eq((Const(1, H + 1) << self.tau_syn) - 1)
 
         m.submodules.trace = trace = KernelTrace(H, p.kernel_bits)
         new_hist = Signal(H)
-        window = Signal(H)
         psp_new = Signal()
-        psp_old = Signal()
         m.d.comb += [
-            window.eq((Const(1, H + 1) << self.tau_syn) - 1),
-            new_hist.eq(Mux(self.resync, rp.data, Cat(s1_spike, rp.data[:H - 1]))),
+            new_hist.eq(Mux(self.resync, hist, Cat(s2_spike, hist[:H - 1]))),
             psp_new.eq((new_hist & window) != 0),
-            psp_old.eq(self.psp.bit_select(s1_a, 1)),
             trace.hist.eq(new_hist),
             trace.kernel.eq(self.kernel),
-            self.x_valid.eq(s1_valid), self.x_a.eq(s1_a), self.x.eq(trace.trace),
-            self.end.eq(s1_valid & Mux(self.resync, psp_new, psp_old & ~psp_new)),
+            self.end.eq(delayed(m, s2_valid & Mux(self.resync, psp_new, s2_psp_old & ~psp_new),
+                                TRACE_LATENCY, "end")),
+            self.x_valid.eq(delayed(m, s2_valid, TRACE_LATENCY, "x_valid")),
+            self.x_a.eq(delayed(m, s2_a, TRACE_LATENCY, "x_a")),
+            self.x.eq(trace.trace),
         ]
-        with m.If(s1_valid):
-            m.d.sync += self.psp.bit_select(s1_a, 1).eq(psp_new)
-            m.d.comb += [wp.addr.eq(s1_a), wp.data.eq(new_hist), wp.en.eq(~self.resync)]
+        with m.If(s2_valid):
+            m.d.sync += self.psp.bit_select(s2_a, 1).eq(psp_new)
+            m.d.comb += [wp.addr.eq(s2_a), wp.data.eq(new_hist), wp.en.eq(~self.resync)]
 
-        r_space = Signal(4)
-        m.d.sync += r_space.eq(acc.space)
-        with m.If(r_space == Space.AXON_HIST):
-            m.d.comb += acc.rdata.eq(rp.data)
+        with m.If(acc.space == Space.AXON_HIST):
+            m.d.comb += acc.rdata.eq(hist)
         with m.If(acc.we & (acc.space == Space.AXON_HIST)):
             m.d.comb += [wp.addr.eq(acc.addr), wp.data.eq(acc.wdata), wp.en.eq(1)]
         return m

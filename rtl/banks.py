@@ -5,14 +5,17 @@ word w (i = w*L .. w*L + L - 1) are one per bank.  Used for the synaptic
 inputs (read one per neuron, updated a word per cycle by row walks) and
 for the pre and post traces (written one per cycle, read a word per cycle).
 
-Timing: an address presented in cycle c gives data in cycle c + 1 (reads
-are transparent to writes); writes take effect at the end of the cycle.
+Timing: an address presented in cycle c gives data in cycle c + 2 (the
+banks' outputs go into registers first; reads are transparent to writes);
+writes take effect at the end of the cycle.
 """
 
 from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .pipeline import delayed
 
 __all__ = ["LaneBanks"]
 
@@ -56,19 +59,19 @@ class LaneBanks(wiring.Component):
         one_word = self.one_addr[lb:] if lb else self.one_addr
         w_bank = self.one_waddr[:lb] if lb else 0
         w_word = self.one_waddr[lb:] if lb else self.one_waddr
-        s1_bank = Signal(max(lb, 1))
-        if lb:
-            m.d.sync += s1_bank.eq(one_bank)
+        rd_bank = delayed(m, one_bank, 2, "rd_bank") if lb else 0
         rds = []
         for b in range(L):
             mem = Memory(shape=self._shape, depth=words, init=[])
             m.submodules[f"bank{b}"] = mem
             wp = mem.write_port()
             rp = mem.read_port(transparent_for=(wp,))
-            rds.append(rp.data)
+            q = Signal(self._shape, name=f"q{b}")
+            m.d.sync += q.eq(rp.data)
+            rds.append(q)
             m.d.comb += [
                 rp.addr.eq(Mux(self.sel_one, one_word, self.word)),
-                self.lanes_rd[b].eq(rp.data),
+                self.lanes_rd[b].eq(q),
             ]
             hit = (w_bank == b) if lb else 1
             with m.If(self.one_we & hit):
@@ -76,5 +79,5 @@ class LaneBanks(wiring.Component):
             with m.Else():
                 m.d.comb += [wp.addr.eq(self.lanes_waddr), wp.data.eq(self.lanes_wr[b]),
                              wp.en.eq(self.lanes_we[b])]
-        m.d.comb += self.one_rd.eq(Array(rds)[s1_bank] if lb else rds[0])
+        m.d.comb += self.one_rd.eq(Array(rds)[rd_bank] if lb else rds[0])
         return m

@@ -43,15 +43,20 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import CoreParams
 from ..golden.spaces import Config, Space, rule_word_bits, space_info
-from .axon import AxonUnit
 from .banks import LaneBanks
 from .command import Op, command_signature, response_signature
-from .neuron import NeuronUnit
-from .plasticity import SYN_INPUT_BITS, PlasticityUnit, Work
+from .axon import AXON_LATENCY, AxonUnit
+from .neuron import NEURON_LATENCY, NeuronUnit
+from .pipeline import delayed
+from .plasticity import PLASTICITY_STAGES, SYN_INPUT_BITS, PlasticityUnit, Work
 from .synapse import SynapseMemory, Walk
 from .trace import trace_width
 
-__all__ = ["SALCore"]
+__all__ = ["SALCore", "WALK_DELAY"]
+
+#: cycles from a walk's issue to its write-back: 2 to read (block RAM, register), then the
+#: plasticity pipeline
+WALK_DELAY = 2 + PLASTICITY_STAGES
 
 
 def _log2(x):
@@ -142,7 +147,7 @@ class SALCore(wiring.Component):
         nb, ab, lb = _log2(N), _log2(A), _log2(L)
         tw = trace_width(H, p.kernel_bits)
 
-        m.submodules.synapses = syn = SynapseMemory(p, L)
+        m.submodules.synapses = syn = SynapseMemory(p, L, WALK_DELAY)
         m.submodules.isyn = ib = LaneBanks(signed(SYN_INPUT_BITS), N, L)
         m.submodules.ytrace = yb = LaneBanks(unsigned(tw), N, L)
         m.submodules.xtrace = xb = LaneBanks(unsigned(tw), A, L)
@@ -184,41 +189,55 @@ class SALCore(wiring.Component):
         m.d.comb += [nu.tau_ref.eq(tau_ref), nu.lut_shift.eq(lut_shift),
                      au.tau_syn.eq(tau_syn), au.resync.eq(resync), pu.rules.eq(rules)]
 
-        # -- the walks' stage 1 (registered control, read data from the banks) --------
-        s1_work = Signal(3)
-        s1_w = Signal(max(_log2(NW), 1))
-        s1_g = Signal(max(_log2(AG), 1))
-        s1_x = Signal(tw)
-        s1_start = Signal()
-        s1_psp = Signal()
-        m.d.sync += s1_work.eq(Work.NONE)
+        # -- the walks: issued in cycle c (stage 0), read data at c + 2, write-back at c + D ----
+        # The control of each issued word travels beside the data (pipeline.delayed).
+        i_work = Signal(3)         # Work.NONE unless a walk issues this cycle
+        i_w = Signal(max(_log2(NW), 1))
+        i_g = Signal(max(_log2(AG), 1))
+        i_x = Signal(tw)
+        i_start = Signal()
+        i_psp = Signal()
         m.d.comb += [
-            pu.work.eq(s1_work),
+            pu.work.eq(delayed(m, i_work, 2, "work")),
             pu.syn.eq(syn.rd),
             pu.y.eq(yb.lanes_rd),
             pu.x_col.eq(xb.lanes_rd),
             pu.isyn.eq(ib.lanes_rd),
-            pu.x_row.eq(s1_x),
-            pu.post_spike.eq(spikes.word_select(s1_w, L) if NW > 1 else spikes),
-            pu.pre_spike.eq(axon_spikes.word_select(s1_g, L) if AG > 1 else axon_spikes),
-            pu.start.eq(s1_start),
-            pu.psp.eq(s1_psp),
+            pu.x_row.eq(delayed(m, i_x, 2, "x_row")),
+            pu.post_spike.eq(delayed(
+                m, spikes.word_select(i_w, L) if NW > 1 else spikes, 2, "post_spike")),
+            pu.pre_spike.eq(delayed(
+                m, axon_spikes.word_select(i_g, L) if AG > 1 else axon_spikes, 2, "pre_spike")),
+            pu.start.eq(delayed(m, i_start, 2, "start")),
+            pu.psp.eq(delayed(m, i_psp, 2, "psp")),
             syn.wr.eq(pu.syn_wr),
             syn.we.eq(pu.syn_we),
             ib.lanes_wr.eq(pu.isyn_wr),
             ib.lanes_we.eq(pu.isyn_we),
-            ib.lanes_waddr.eq(s1_w),
+            ib.lanes_waddr.eq(delayed(m, i_w, WALK_DELAY, "isyn_waddr")),
         ]
+        # The synaptic inputs are read at issue and written back WALK_DELAY cycles later, so a
+        # row may not start its walk before the previous row's first word is written back
+        # (row_gap), and a phase that reads what a walk writes waits for it to drain (drain).
+        row_gap = Signal(range(WALK_DELAY + 1))
+        drain = Signal(range(WALK_DELAY + 2))
+        with m.If(i_work != Work.NONE):
+            m.d.sync += drain.eq(WALK_DELAY + 1)
+        with m.Elif(drain != 0):
+            m.d.sync += drain.eq(drain - 1)
+        with m.If(row_gap != 0):
+            m.d.sync += row_gap.eq(row_gap - 1)
 
         def issue_row(work, a, w):
             """Stage 0 of word w of row a (every walk but COLUMN)."""
             m.d.comb += [syn.mode.eq(Walk.ROW), syn.a.eq(a), syn.w.eq(w),
-                         yb.word.eq(w), ib.word.eq(w)]
-            m.d.sync += [s1_work.eq(work), s1_w.eq(w)]
+                         yb.word.eq(w), ib.word.eq(w), i_work.eq(work), i_w.eq(w)]
+            with m.If(w == 0):
+                m.d.sync += row_gap.eq(WALK_DELAY - 1)
 
         def issue_column(n, g):
-            m.d.comb += [syn.mode.eq(Walk.COLUMN), syn.n.eq(n), syn.g.eq(g), xb.word.eq(g)]
-            m.d.sync += [s1_work.eq(Work.COLUMN), s1_g.eq(g)]
+            m.d.comb += [syn.mode.eq(Walk.COLUMN), syn.n.eq(n), syn.g.eq(g), xb.word.eq(g),
+                         i_work.eq(Work.COLUMN), i_g.eq(g)]
 
         # -- the neuron unit's outputs -----------------------------------------------------
         m.d.comb += [nu.isyn.eq(ib.one_rd),
@@ -301,6 +320,8 @@ class SALCore(wiring.Component):
         sub = Signal(max(NW, AG).bit_length() + 1)
         cur = Signal(max(ab, nb, 1))
         x_latch = Signal(tw)
+        row_start = Signal()      # the row's axon starts a PSP
+        wait = Signal(range(WALK_DELAY))
         wbits = max(_log2(NW), 1)
 
         with m.FSM():
@@ -342,7 +363,10 @@ class SALCore(wiring.Component):
                         m.next = "RESPOND"
 
             # ---- access port ------------------------------------------------------------
-            with m.State("READ"):
+            with m.State("READ"):        # a synapse word is on syn.rd two cycles later
+                access_synapse()
+                m.next = "READ_WAIT"
+            with m.State("READ_WAIT"):
                 access_synapse()
                 m.next = "READ_DATA"
             with m.State("READ_DATA"):
@@ -368,10 +392,17 @@ class SALCore(wiring.Component):
                         m.d.sync += rsp_data.eq(nu.access.rdata | au.access.rdata)
                 m.next = "RESPOND"
 
-            with m.State("WRITE_READ"):   # synapse words are read-modify-write
+            with m.State("WRITE_READ"):   # synapse words are read-modify-write: the write-back
+                access_synapse()          # comes WALK_DELAY cycles after the address
+                m.d.sync += wait.eq(WALK_DELAY - 2)
+                m.next = "WRITE_WAIT"
+            with m.State("WRITE_WAIT"):
                 access_synapse()
-                m.next = "WRITE"
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    m.next = "WRITE"
             with m.State("WRITE"):
+                access_synapse()
                 m.d.sync += dirty.eq(1)
                 m.d.comb += [nu.access.we.eq(1), au.access.we.eq(1)]
                 merged = syn.wr[0]
@@ -425,7 +456,7 @@ class SALCore(wiring.Component):
                     m.d.comb += [nu.valid.eq(1), nu.n.eq(idx),
                                  ib.sel_one.eq(1), ib.one_addr.eq(idx)]
                 m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == N + 1):   # the last neuron leaves stage 2 this cycle
+                with m.If(idx == N - 1 + NEURON_LATENCY):   # the last neuron leaves the unit
                     m.d.sync += idx.eq(0)
                     m.next = "ROW_FETCH" if self._loopback else "EMIT_FETCH"
 
@@ -473,18 +504,25 @@ class SALCore(wiring.Component):
                     m.next = "ROW_SETUP"
             with m.State("ROW_SETUP"):
                 m.d.sync += [cur.eq(al_r.data), sub.eq(0)]
-                m.d.comb += [xb.sel_one.eq(1), xb.one_addr.eq(al_r.data)]
+                m.next = "ROW_TRACE"
+            with m.State("ROW_TRACE"):   # the axon's pre trace and PSP flag: two cycles
+                m.d.comb += [xb.sel_one.eq(1), xb.one_addr.eq(cur)]
+                m.d.sync += row_start.eq(~au.psp.bit_select(cur, 1))
+                m.next = "ROW_TRACE_WAIT"
+            with m.State("ROW_TRACE_WAIT"):
+                m.d.comb += [xb.sel_one.eq(1), xb.one_addr.eq(cur)]
                 m.next = "ROW_LATCH"
             with m.State("ROW_LATCH"):
                 m.d.sync += x_latch.eq(xb.one_rd)
                 m.next = "ROW_WALK"
             with m.State("ROW_WALK"):
-                issue_row(Work.ROW, cur, sub[:wbits])
-                m.d.sync += [s1_x.eq(x_latch), s1_start.eq(~au.psp.bit_select(cur, 1)),
-                             sub.eq(sub + 1)]
-                with m.If(sub == NW - 1):
-                    m.d.sync += idx.eq(idx + 1)
-                    m.next = "ROW_FETCH"
+                with m.If((sub != 0) | (row_gap == 0)):
+                    issue_row(Work.ROW, cur, sub[:wbits])
+                    m.d.comb += [i_x.eq(x_latch), i_start.eq(row_start)]
+                    m.d.sync += sub.eq(sub + 1)
+                    with m.If(sub == NW - 1):
+                        m.d.sync += idx.eq(idx + 1)
+                        m.next = "ROW_FETCH"
 
             with m.State("COLUMN_FETCH"):
                 m.d.comb += nl_r.addr.eq(idx)
@@ -509,31 +547,32 @@ class SALCore(wiring.Component):
                     m.d.comb += [au.valid.eq(1), au.a.eq(idx),
                                  au.spike.eq(axon_spikes.bit_select(idx, 1))]
                 m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == A):   # the last axon leaves stage 1 this cycle
+                with m.If(idx == A - 1 + AXON_LATENCY):   # the last axon leaves the unit
                     m.d.sync += idx.eq(0)
                     m.next = "END_FETCH"
 
             with m.State("END_FETCH"):
                 m.d.comb += el_r.addr.eq(idx)
-                with m.If(idx == e_count):
+                with m.If((idx == e_count) & (drain == 0)):
                     m.d.sync += idx.eq(0)
                     with m.If(resync):
                         m.d.sync += [resync.eq(0), dirty.eq(0)]
                         m.next = "STEP"
                     with m.Else():
                         m.next = "STEP_DONE"
-                with m.Else():
+                with m.Elif(idx != e_count):
                     m.d.sync += sub.eq(0)
                     m.next = "END_SETUP"
             with m.State("END_SETUP"):
                 m.d.sync += cur.eq(el_r.data)
                 m.next = "END_WALK"
             with m.State("END_WALK"):
-                issue_row(Mux(resync, Work.ADD, Work.END), cur, sub[:wbits])
-                m.d.sync += sub.eq(sub + 1)
-                with m.If(sub == NW - 1):
-                    m.d.sync += idx.eq(idx + 1)
-                    m.next = "END_FETCH"
+                with m.If((sub != 0) | (row_gap == 0)):
+                    issue_row(Mux(resync, Work.ADD, Work.END), cur, sub[:wbits])
+                    m.d.sync += sub.eq(sub + 1)
+                    with m.If(sub == NW - 1):
+                        m.d.sync += idx.eq(idx + 1)
+                        m.next = "END_FETCH"
 
             with m.State("STEP_DONE"):
                 new_phase = Mux(phase_count == 0xFFFF, phase_count, phase_count + 1)
@@ -554,21 +593,23 @@ class SALCore(wiring.Component):
                 m.next = "APPLY_WALK"
             with m.State("APPLY_WALK"):
                 a_cur = idx[:max(ab, 1)]
-                issue_row(Work.APPLY, a_cur, sub[:wbits])
-                m.d.sync += [s1_psp.eq(au.psp.bit_select(a_cur, 1)), sub.eq(sub + 1)]
-                with m.If(sub == NW - 1):
-                    m.d.sync += [sub.eq(0), idx.eq(idx + 1)]
-                    with m.If(idx == A - 1):
-                        m.d.sync += [
-                            phase_count.eq(0),
-                            apply_count.eq(Mux(apply_count == 0xFFFFFFFF, apply_count,
-                                               apply_count + 1)),
-                        ]
-                        m.next = "APPLY_DONE"
-            with m.State("APPLY_DONE"):
-                with m.If(steps_left == 0):
+                with m.If((sub != 0) | (row_gap == 0)):
+                    issue_row(Work.APPLY, a_cur, sub[:wbits])
+                    m.d.comb += i_psp.eq(au.psp.bit_select(a_cur, 1))
+                    m.d.sync += sub.eq(sub + 1)
+                    with m.If(sub == NW - 1):
+                        m.d.sync += [sub.eq(0), idx.eq(idx + 1)]
+                        with m.If(idx == A - 1):
+                            m.d.sync += [
+                                phase_count.eq(0),
+                                apply_count.eq(Mux(apply_count == 0xFFFFFFFF, apply_count,
+                                                   apply_count + 1)),
+                            ]
+                            m.next = "APPLY_DONE"
+            with m.State("APPLY_DONE"):   # the last words are written back
+                with m.If((drain == 0) & (steps_left == 0)):
                     m.next = "DONE"
-                with m.Else():
+                with m.Elif(drain == 0):
                     m.next = "STEP"
 
             with m.State("DONE"):

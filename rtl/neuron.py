@@ -1,14 +1,22 @@
 """Neuron unit: potential, activation LUT, PRNG, refractoriness, spike history and post trace.
 
-One neuron enters per cycle (``valid``, ``n``) and flows through three
-stages (spec section 3, steps 1-2 and the neuron half of 5):
+One neuron enters per cycle (``valid``, ``n``) and flows through seven
+stages (spec section 3, steps 1-2 and the neuron half of 5); block-RAM
+outputs are registered before use and no stage has more than one carry
+chain and a few LUT levels:
 
 * stage 0: read addresses for bias, PRNG state, refractory counter,
   history and spike counter; the core reads the synaptic input I_n;
-* stage 1: ``u = sat(b + I)``; LUT address; PRNG advance and write-back;
-  potential write; post trace Y_n of the history (``y_*`` outputs);
-* stage 2: LUT data; spike decision; refractory, counter and history
-  write-back (``spike_*`` outputs).
+* stage 1: the memories' words into registers;
+* stage 2: ``u = sat(b + I)`` (I_n arrives now, from the core's
+  registered banks); PRNG advance and write-back; first half of the post
+  trace;
+* stage 3: potential write; post trace Y_n (``y_*`` outputs);
+  ``(u >> lut_shift) + depth/2``;
+* stage 4: saturate to the LUT address;
+* stage 5: the LUT entry into a register;
+* stage 6: spike decision; refractory, counter and history write-back
+  (``spike_*`` outputs, :data:`NEURON_LATENCY` cycles after ``valid``).
 
 Memories (one word per neuron): bias, PRNG state, refractory counter,
 spike history (bit k-1 = spike k steps ago), last potential, spike count;
@@ -23,10 +31,15 @@ from amaranth.lib.wiring import In, Out
 from ..golden.spaces import Space
 from .access import AccessSignature
 from .plasticity import SYN_INPUT_BITS
+from .pipeline import delayed
 from .prng import Xorshift32
-from .trace import KernelTrace, trace_width
+from .trace import TRACE_LATENCY, KernelTrace, trace_width
 
-__all__ = ["NeuronUnit"]
+__all__ = ["NeuronUnit", "NEURON_LATENCY", "Y_LATENCY"]
+
+#: cycles from ``valid`` to ``spike_valid``, and to ``y_valid``
+NEURON_LATENCY = 6
+Y_LATENCY = 2 + TRACE_LATENCY
 
 
 def _sat(value, lo, hi):
@@ -89,63 +102,66 @@ class NeuronUnit(wiring.Component):
         for space, (rp, _) in mems.items():
             if space != Space.LUT:
                 m.d.comb += rp.addr.eq(Mux(self.valid, self.n, acc.addr))
-        s1_valid = Signal()
-        s1_n = Signal(range(N))
-        m.d.sync += [s1_valid.eq(self.valid), s1_n.eq(self.n)]
+        valid = [self.valid] + [Signal(name=f"s{i}_valid") for i in range(1, NEURON_LATENCY + 1)]
+        n = [self.n] + [Signal(range(N), name=f"s{i}_n") for i in range(1, NEURON_LATENCY + 1)]
+        for i in range(1, NEURON_LATENCY + 1):
+            m.d.sync += [valid[i].eq(valid[i - 1]), n[i].eq(n[i - 1])]
 
-        # stage 1
+        # stage 1: every memory's word into a register (also what a host read returns)
+        q = {}
+        for space, (rp, _) in mems.items():
+            q[space] = Signal(rp.data.shape(), name=f"q_{space.name.lower()}")
+            m.d.sync += q[space].eq(rp.data)
+
+        # stage 2
         m.submodules.prng = prng = Xorshift32()
         m.submodules.trace = trace = KernelTrace(H, p.kernel_bits)
         u = Signal(signed(p.u_bits))
-        shifted = Signal(signed(max(p.u_bits, p.lut_bits) + 2))
-        lut_idx = Signal(p.lut_bits)
-        m.d.comb += [
-            u.eq(_sat(bias_r.data + self.isyn, ulo, uhi)),
-            shifted.eq((u >> self.lut_shift) + (p.lut_depth >> 1)),
-            lut_idx.eq(_sat(shifted, 0, p.lut_depth - 1)),
-            lut_r.addr.eq(Mux(s1_valid, lut_idx, acc.addr)),
-            prng.state.eq(seed_r.data),
-            trace.hist.eq(hist_r.data),
-            trace.kernel.eq(self.kernel),
-            self.y_valid.eq(s1_valid), self.y_n.eq(s1_n), self.y.eq(trace.trace),
-        ]
-        with m.If(s1_valid):
-            m.d.comb += [pot_w.addr.eq(s1_n), pot_w.data.eq(u), pot_w.en.eq(1),
-                         seed_w.addr.eq(s1_n), seed_w.data.eq(prng.next), seed_w.en.eq(1)]
-        s2_valid = Signal()
-        s2_n = Signal(range(N))
-        s2_rand = Signal(p.lut_width)
-        s2_refr = Signal(8)
-        s2_hist = Signal(H)
-        s2_cnt = Signal(32)
-        m.d.sync += [s2_valid.eq(s1_valid), s2_n.eq(s1_n),
-                     s2_rand.eq(prng.next[32 - p.lut_width:]), s2_refr.eq(refr_r.data),
-                     s2_hist.eq(hist_r.data), s2_cnt.eq(cnt_r.data)]
+        m.d.sync += u.eq(_sat(q[Space.BIAS] + self.isyn, ulo, uhi))
+        m.d.comb += [prng.state.eq(q[Space.SEED]), trace.hist.eq(q[Space.NEURON_HIST]),
+                     trace.kernel.eq(self.kernel)]
+        with m.If(valid[2]):
+            m.d.comb += [seed_w.addr.eq(n[2]), seed_w.data.eq(prng.next), seed_w.en.eq(1)]
+        rand = delayed(m, prng.next[32 - p.lut_width:], NEURON_LATENCY - 2, "rand")
+        refr = delayed(m, q[Space.REFRACTORY], NEURON_LATENCY - 2, "refr")
+        hist = delayed(m, q[Space.NEURON_HIST], NEURON_LATENCY - 2, "hist")
+        cnt = delayed(m, q[Space.SPIKE_COUNT], NEURON_LATENCY - 2, "cnt")
 
-        # stage 2
+        # stage 3
+        shifted = Signal(signed(max(p.u_bits, p.lut_bits) + 2))
+        m.d.sync += shifted.eq((u >> self.lut_shift) + (p.lut_depth >> 1))
+        m.d.comb += [self.y_valid.eq(valid[Y_LATENCY]), self.y_n.eq(n[Y_LATENCY]),
+                     self.y.eq(trace.trace)]
+        with m.If(valid[3]):
+            m.d.comb += [pot_w.addr.eq(n[3]), pot_w.data.eq(u), pot_w.en.eq(1)]
+
+        # stage 4: the LUT address; stage 5: its entry
+        m.d.comb += lut_r.addr.eq(Mux(valid[4], _sat(shifted, 0, p.lut_depth - 1), acc.addr))
+
+        # stage 6
+        s = NEURON_LATENCY
+        lut = q[Space.LUT]
         fire = Signal()
         certain = (1 << p.lut_width) - 1
         m.d.comb += [
-            fire.eq((s2_refr == 0) & ((s2_rand < lut_r.data) | (lut_r.data == certain))),
-            self.spike_valid.eq(s2_valid), self.spike_n.eq(s2_n), self.spike.eq(fire),
+            fire.eq((refr == 0) & ((rand < lut) | (lut == certain))),
+            self.spike_valid.eq(valid[s]), self.spike_n.eq(n[s]), self.spike.eq(fire),
         ]
-        with m.If(s2_valid):
+        with m.If(valid[s]):
             m.d.comb += [
-                refr_w.addr.eq(s2_n), refr_w.en.eq(1),
-                refr_w.data.eq(Mux(fire, self.tau_ref - 1, Mux(s2_refr == 0, 0, s2_refr - 1))),
-                cnt_w.addr.eq(s2_n), cnt_w.en.eq(1),
-                cnt_w.data.eq(Mux(fire & (s2_cnt != 0xFFFFFFFF), s2_cnt + 1, s2_cnt)),
-                hist_w.addr.eq(s2_n), hist_w.en.eq(1),
-                hist_w.data.eq(Cat(fire, s2_hist[:H - 1])),
+                refr_w.addr.eq(n[s]), refr_w.en.eq(1),
+                refr_w.data.eq(Mux(fire, self.tau_ref - 1, Mux(refr == 0, 0, refr - 1))),
+                cnt_w.addr.eq(n[s]), cnt_w.en.eq(1),
+                cnt_w.data.eq(Mux(fire & (cnt != 0xFFFFFFFF), cnt + 1, cnt)),
+                hist_w.addr.eq(n[s]), hist_w.en.eq(1),
+                hist_w.data.eq(Cat(fire, hist[:H - 1])),
             ]
 
-        # host access (only while no neuron is in flight)
-        r_space = Signal(4)
-        m.d.sync += r_space.eq(acc.space)
+        # host access (only while no neuron is in flight): the stage-1 registers
         for space, (rp, wp) in mems.items():
-            with m.If(r_space == space):
-                m.d.comb += acc.rdata.eq(rp.data.as_unsigned() if rp.data.shape().signed
-                                         else rp.data)
+            with m.If(acc.space == space):
+                m.d.comb += acc.rdata.eq(q[space].as_unsigned() if q[space].shape().signed
+                                         else q[space])
             if space != Space.POTENTIAL:
                 with m.If(acc.we & (acc.space == space)):
                     m.d.comb += [wp.addr.eq(acc.addr), wp.data.eq(acc.wdata), wp.en.eq(1)]

@@ -1,7 +1,9 @@
 """Plasticity and delivery datapath: what each lane does to its synapse in a walk.
 
-Combinational; it sits between the synapse memory's stage-1 read data and
-its write-back (see :mod:`.synapse`).  One lane per synapse of the walk:
+A pipeline of :data:`PLASTICITY_STAGES` register stages between the
+synapse memory's read data and its write-back (see :mod:`.synapse`): the
+inputs of cycle c come out as ``syn_wr``/``isyn_wr`` in cycle
+c + PLASTICITY_STAGES.  One lane per synapse of the walk:
 
 =======  ================================================================
 Work     per lane (synapse a -> n, rule r), spec sections 3 and 4
@@ -14,18 +16,30 @@ ADD      I_n += w << w_exp(r)                       (resync: an active PSP)
 APPLY    dw = acc >> eta_s(r); acc <- acc - (dw << eta_s(r));
          w <- sat(w + dw); if the PSP is active: I_n += (w_new - w) << w_exp(r)
 =======  ================================================================
+
+Stages (each at most one carry chain or one multiplier):
+
+1. the rule-table lookup; the trace that applies (x_row, x_col);
+2. the products c_anticausal Y_n and c_causal X_a; w << w_exp; acc >> eta_s
+   and the remainder acc - (dw << eta_s), which is acc's low eta_s bits;
+3. the sum of the products; w + dw; I_n + (w << w_exp) and I_n - (w << w_exp);
+4. acc + inc saturated; the new weight saturated; the synaptic input of
+   ROW, END and ADD;
+5. APPLY's synaptic input I_n - (w << w_exp) + (w_new << w_exp).
 """
 
 from enum import IntEnum
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.spaces import rule_word_bits
 from .synapse import synapse_layout
 
-__all__ = ["PlasticityUnit", "Work", "SYN_INPUT_BITS", "rule_fields"]
+__all__ = ["PlasticityUnit", "Work", "SYN_INPUT_BITS", "PLASTICITY_STAGES", "rule_fields"]
+
+PLASTICITY_STAGES = 5
 
 #: synaptic-input sum: A * 2**7 * 2**7 < 2**27 for A <= 4096 (spec section 2)
 SYN_INPUT_BITS = 28
@@ -91,48 +105,80 @@ class PlasticityUnit(wiring.Component):
         p, L = self._p, self._L
         wlo, whi = p.weight_range
         alo, ahi = p.acc_range
+        isyn_shape = signed(SYN_INPUT_BITS)
         table = Array(self.rules[r] for r in range(p.rules))
+
+        def stage(i, name, value):
+            """``value`` registered as the input of stage ``i + 1``."""
+            reg = Signal(value.shape(), name=f"p{i}_{name}")
+            m.d.sync += reg.eq(value)
+            return reg
+
+        # control, stage by stage
+        work = [self.work]
+        for i in range(1, PLASTICITY_STAGES + 1):
+            work.append(stage(i, "work", work[-1]))
+        start = stage(1, "start", self.start)
+        psp = stage(1, "psp", self.psp)
+        for i in range(2, 4):
+            start, psp = stage(i, "start", start), stage(i, "psp", psp)
+
         for j in range(L):
-            word = self.syn[j]
-            new = self.syn_wr[j]
-            gc, ga, eta_s, wexp = rule_fields(p, table[word.rule])
-            contrib = Signal(signed(SYN_INPUT_BITS), name=f"contrib{j}")
-            inc = Signal(signed(p.acc_bits + len(self.x_row) + p.gain_bits + 2), name=f"inc{j}")
-            dw = Signal(signed(p.acc_bits), name=f"dw{j}")
-            w_new = Signal(signed(p.weight_bits), name=f"w_new{j}")
-            isyn = self.isyn[j]
-            m.d.comb += [
-                new.eq(word),
-                contrib.eq(word.weight << wexp),
-                dw.eq(word.acc >> eta_s),
-                w_new.eq(_sat(word.weight + dw, wlo, whi)),
-                self.isyn_wr[j].eq(isyn),
-            ]
-            with m.Switch(self.work):
+            # 1: rule lookup, the traces that apply
+            word = stage(1, f"word{j}", self.syn[j])
+            gc, ga, eta_s, wexp = (stage(1, f"{f}{j}", v) for f, v in
+                                   zip(("gc", "ga", "eta", "wexp"),
+                                       rule_fields(p, table[self.syn[j].rule])))
+            y = stage(1, f"y{j}", Mux(self.work == Work.ROW, self.y[j], 0))
+            causal = (self.work == Work.COLUMN) | ((self.work == Work.ROW) & self.post_spike[j])
+            x = stage(1, f"x{j}", Mux(causal, Mux(self.work == Work.ROW, self.x_row,
+                                                  self.x_col[j]), 0))
+            pre = stage(1, f"pre{j}", self.pre_spike[j])
+            isyn = stage(1, f"isyn{j}", self.isyn[j])
+
+            # 2: products, shifts
+            prod_a = stage(2, f"prod_a{j}", ga * y)
+            prod_c = stage(2, f"prod_c{j}", gc * x)
+            contrib = stage(2, f"contrib{j}", word.weight << wexp)
+            dw = stage(2, f"dw{j}", word.acc >> eta_s)
+            rest = stage(2, f"rest{j}", word.acc.as_unsigned() & ((Const(1, p.acc_bits + 1) << eta_s) - 1)[:p.acc_bits])
+            word2, wexp2, isyn2, pre2 = (stage(2, f"{f}{j}", v) for f, v in
+                                         (("word", word), ("wexp", wexp), ("isyn", isyn),
+                                          ("pre", pre)))
+
+            # 3: sums
+            inc = stage(3, f"inc{j}", prod_a + prod_c)
+            w_sum = stage(3, f"w_sum{j}", word2.weight + dw)
+            isyn_plus = stage(3, f"isyn_plus{j}", isyn2 + contrib)
+            isyn_minus = stage(3, f"isyn_minus{j}", isyn2 - contrib)
+            word3, wexp3, rest3, pre3 = (stage(3, f"{f}{j}", v) for f, v in
+                                         (("word", word2), ("wexp", wexp2), ("rest", rest),
+                                          ("pre", pre2)))
+
+            # 4: saturation, the write enables
+            new = Signal(self.syn[j].shape(), name=f"new{j}")
+            isyn4 = Signal(isyn_shape, name=f"isyn4_{j}")
+            syn_we = Signal(name=f"syn_we{j}")
+            isyn_we = Signal(name=f"isyn_we{j}")
+            m.d.sync += [new.eq(word3), isyn4.eq(isyn_plus), syn_we.eq(0), isyn_we.eq(0)]
+            with m.Switch(work[3]):
                 with m.Case(Work.ROW):
-                    m.d.comb += [
-                        inc.eq(ga * self.y[j] + Mux(self.post_spike[j], gc * self.x_row, 0)),
-                        new.acc.eq(_sat(word.acc + inc, alo, ahi)),
-                        self.syn_we[j].eq(1),
-                        self.isyn_wr[j].eq(isyn + contrib),
-                        self.isyn_we[j].eq(self.start),
-                    ]
+                    m.d.sync += [new.acc.eq(_sat(word3.acc + inc, alo, ahi)), syn_we.eq(1),
+                                 isyn_we.eq(start)]
                 with m.Case(Work.COLUMN):
-                    m.d.comb += [
-                        inc.eq(gc * self.x_col[j]),
-                        new.acc.eq(_sat(word.acc + inc, alo, ahi)),
-                        self.syn_we[j].eq(~self.pre_spike[j]),
-                    ]
+                    m.d.sync += [new.acc.eq(_sat(word3.acc + inc, alo, ahi)), syn_we.eq(~pre3)]
                 with m.Case(Work.END):
-                    m.d.comb += [self.isyn_wr[j].eq(isyn - contrib), self.isyn_we[j].eq(1)]
+                    m.d.sync += [isyn4.eq(isyn_minus), isyn_we.eq(1)]
                 with m.Case(Work.ADD):
-                    m.d.comb += [self.isyn_wr[j].eq(isyn + contrib), self.isyn_we[j].eq(1)]
+                    m.d.sync += isyn_we.eq(1)
                 with m.Case(Work.APPLY):
-                    m.d.comb += [
-                        new.weight.eq(w_new),
-                        new.acc.eq(word.acc - (dw << eta_s)),
-                        self.syn_we[j].eq(1),
-                        self.isyn_wr[j].eq(isyn + (w_new << wexp) - contrib),
-                        self.isyn_we[j].eq(self.psp),
-                    ]
+                    m.d.sync += [new.weight.eq(_sat(w_sum, wlo, whi)), new.acc.eq(rest3),
+                                 syn_we.eq(1), isyn4.eq(isyn_minus), isyn_we.eq(psp)]
+            wexp4 = stage(4, f"wexp{j}", wexp3)
+
+            # 5: APPLY's synaptic input
+            m.d.sync += [self.syn_wr[j].eq(new), self.syn_we[j].eq(syn_we),
+                         self.isyn_we[j].eq(isyn_we),
+                         self.isyn_wr[j].eq(Mux(work[4] == Work.APPLY, isyn4 + (new.weight << wexp4),
+                                                isyn4))]
         return m

@@ -9,10 +9,14 @@ rotation puts the banks' words in lane order.
 Word layout (LSB first), :func:`synapse_layout`: weight (weight_bits,
 signed), acc (acc_bits, signed), rule (log2 rules).
 
-Timing: present ``mode`` and an address in cycle c; the lane words appear
-on ``rd`` in cycle c + 1, and ``wr``/``we`` in that cycle write back to the
-same synapses.  Reads are transparent to writes, so a word written in
-cycle c + 1 can be presented again in cycle c + 1.
+Timing (``write_delay`` = D >= 2): present ``mode`` and an address in
+cycle c; the banks' words are registered at the end of c + 1 (nothing
+touches a block RAM's output but a register) and appear in lane order on
+``rd`` in cycle c + 2; ``wr``/``we`` in cycle c + D write back to the same
+synapses.  Reads are transparent to writes, so a word written in cycle
+c + D can be presented again in that cycle.  A synapse must not be
+presented again before its write-back (the walks never do; a host
+read-modify-write holds its address for the D cycles).
 """
 
 from enum import IntEnum
@@ -21,6 +25,8 @@ from amaranth.hdl import Array, Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .pipeline import delayed
 
 __all__ = ["SynapseMemory", "Walk", "synapse_layout"]
 
@@ -44,9 +50,13 @@ def _log2(x):
 
 
 class SynapseMemory(wiring.Component):
-    def __init__(self, params, lanes):
+    def __init__(self, params, lanes, write_delay=2):
         p, L = params, lanes
+        if write_delay < 2:
+            raise ValueError(f"write_delay must be at least 2 (the read latency), not "
+                             f"{write_delay}")
         self._p, self._L = p, L
+        self.write_delay = write_delay
         self.N, self.A = p.neurons, p.axons
         self.NW, self.AG = self.N // L, self.A // L
         layout = synapse_layout(p)
@@ -75,10 +85,10 @@ class SynapseMemory(wiring.Component):
             rp = mem.read_port(transparent_for=(wp,))
             ports.append((rp, wp))
 
-        # Stage 0: per-bank addresses and the rotation for stage 1.
+        # Stage 0: per-bank addresses and the rotation, carried to the read and the write.
+        D = self.write_delay
         rot = Signal(max(lb, 1))
-        s1_rot = Signal(max(lb, 1))
-        s1_addr = [Signal(range(self.A * NW), name=f"s1_addr{b}") for b in range(L)]
+        addrs = []
         a, n = self.a, self.n
         n_word = n[lb:] if lb else n
         for b in range(L):
@@ -101,18 +111,22 @@ class SynapseMemory(wiring.Component):
                     if lb:
                         m.d.comb += rot.eq((a + n)[:lb])
             m.d.comb += ports[b][0].addr.eq(addr)
-            m.d.sync += s1_addr[b].eq(addr)
-        m.d.sync += s1_rot.eq(rot)
+            addrs.append(addr)
+        rd_rot = delayed(m, rot, 2, "rd_rot")
+        wr_rot = delayed(m, rd_rot, D - 2, "wr_rot")
 
-        # Stage 1: banks to lanes and back.
-        bank_data = Array(rp.data for rp, _ in ports)
+        # Stage 1: the banks' words into registers; stage 2: banks to lanes.
+        bank_q = [Signal(self.layout, name=f"bank_q{b}") for b in range(L)]
+        m.d.sync += [q.eq(rp.data) for q, (rp, _) in zip(bank_q, ports)]
+        bank_data = Array(bank_q)
         for j in range(L):
-            m.d.comb += self.rd[j].eq(bank_data[(s1_rot + j)[:lb]] if lb else ports[0][0].data)
+            m.d.comb += self.rd[j].eq(bank_data[(rd_rot + j)[:lb]] if lb else bank_q[0])
+        # Stage D: lanes back to banks.
         for b in range(L):
-            j = (Const(b, lb) - s1_rot)[:lb] if lb else 0
+            j = (Const(b, lb) - wr_rot)[:lb] if lb else 0
             wp = ports[b][1]
             m.d.comb += [
-                wp.addr.eq(s1_addr[b]),
+                wp.addr.eq(delayed(m, addrs[b], D, f"wr_addr{b}")),
                 wp.data.eq(Array(self.wr[i] for i in range(L))[j] if lb else self.wr[0]),
                 wp.en.eq(self.we.bit_select(j, 1) if lb else self.we[0]),
             ]

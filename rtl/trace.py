@@ -1,10 +1,14 @@
 """The plasticity trace: a kernel-weighted sum of a spike history word."""
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["KernelTrace", "trace_width"]
+__all__ = ["KernelTrace", "trace_width", "TRACE_LATENCY"]
+
+#: cycles from ``hist`` to ``trace``
+TRACE_LATENCY = 1
+_GROUP = 8   # taps summed before the register: three adder levels on each side of it
 
 
 def trace_width(history, kernel_bits):
@@ -12,11 +16,20 @@ def trace_width(history, kernel_bits):
     return kernel_bits + history.bit_length()
 
 
-class KernelTrace(wiring.Component):
-    """Combinational ``trace = sum_k kernel[k - 1] * hist[k - 1]`` (spec section 3, step 4).
+def _tree(terms):
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0]
 
-    Bit ``k - 1`` of ``hist`` is the spike ``k`` steps ago; a balanced adder
-    tree of ``history`` masked kernel taps.
+
+class KernelTrace(wiring.Component):
+    """``trace = sum_k kernel[k - 1] * hist[k - 1]`` (spec section 3, step 4), one cycle late.
+
+    Bit ``k - 1`` of ``hist`` is the spike ``k`` steps ago.  The masked
+    kernel taps are summed in groups of eight, the group sums registered
+    (:data:`TRACE_LATENCY` = 1), and the groups summed on the way out: a
+    64-tap tree in one cycle would be six carry chains deep.
     """
 
     def __init__(self, history, kernel_bits):
@@ -29,9 +42,12 @@ class KernelTrace(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        terms = [Mux(self.hist[k], self.kernel[k], 0) for k in range(self._h)]
-        while len(terms) > 1:
-            terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                     for i in range(0, len(terms), 2)]
-        m.d.comb += self.trace.eq(terms[0])
+        taps = [Mux(self.hist[k], self.kernel[k], 0) for k in range(self._h)]
+        groups = []
+        for i in range(0, self._h, _GROUP):
+            total = _tree(taps[i:i + _GROUP])
+            reg = Signal(total.shape(), name=f"group{i // _GROUP}")
+            m.d.sync += reg.eq(total)
+            groups.append(reg)
+        m.d.comb += self.trace.eq(_tree(groups))
         return m
