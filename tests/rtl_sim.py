@@ -7,7 +7,12 @@ the directory ``SAL_VCD_DIR`` names).
 
 The access-port helpers drive a unit's :data:`~sal_hw.rtl.access.AccessSignature`
 members the way the core does: ``space``/``addr``/``wdata`` with ``we`` for
-a write; for a read, the address in one cycle and ``rdata`` in the next.
+a write; for a read, the address from one cycle on and ``rdata`` two cycles
+later (the units' memory outputs are registered).
+
+``stream(ctx, items, actions)`` drives a pipelined unit the way the core
+does, a new item every cycle: each action runs a fixed number of cycles
+after its item entered (inputs of later stages, checks of the outputs).
 """
 
 import os
@@ -16,7 +21,8 @@ from pathlib import Path
 
 from amaranth.sim import Simulator
 
-__all__ = ["run", "to_bits", "from_bits", "access_write", "access_read", "sat", "usat"]
+__all__ = ["run", "stream", "to_bits", "from_bits", "access_write", "access_read", "sat",
+           "usat"]
 
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -74,9 +80,34 @@ async def access_write(ctx, port, space, addr, word):
 
 
 async def access_read(ctx, port, space, addr):
-    """Present ``addr`` for one cycle; return ``rdata`` of the next (zero-extended bits)."""
+    """Present ``addr`` (held, as the core holds it); return ``rdata`` two cycles later
+    (zero-extended bits)."""
     ctx.set(port.space, int(space))
     ctx.set(port.addr, addr)
     ctx.set(port.we, 0)
-    await ctx.tick()
+    await ctx.tick().repeat(2)
     return ctx.get(port.rdata)
+
+
+async def stream(ctx, items, actions):
+    """Feed ``items`` to a pipeline, one per cycle: item i enters in cycle i.
+
+    ``actions`` is a list of ``(offset, fn)``: ``fn(item, memo)`` runs in
+    cycle i + offset for item i, before that cycle's clock edge; within a
+    cycle the actions run in list order (list the ones that drive inputs
+    before the ones that check outputs).  ``memo`` is a dict of item i's
+    own, to carry what an early action computed (an expectation, a
+    snapshot) to a later one.  An item ``None`` is a bubble; the cycles
+    before the first item and after the last one see bubbles too, until
+    the last item's last action ran (so checks of "nothing valid" run in
+    every cycle, and the pipeline is drained on return).
+    """
+    items = list(items)
+    depth = max(offset for offset, _ in actions)
+    memos = [{} for _ in items]
+    for cycle in range(len(items) + depth):
+        for offset, fn in actions:
+            i = cycle - offset
+            inside = 0 <= i < len(items)
+            fn(items[i] if inside else None, memos[i] if inside else {})
+        await ctx.tick()

@@ -1,7 +1,11 @@
 """rtl/axon.py AxonUnit: axon history shift, PSP flags, ends, resync and pre trace X.
 
-One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in two stages; the
-outputs of an axon appear the cycle after it enters.  Python model of
+One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)), streamed with
+bubbles as the core drives the unit: an axon entering in cycle c has
+``x_valid``/``x_a``/``x`` and ``end`` in cycle c + AXON_LATENCY (and no other
+cycle has ``x_valid`` or ``end``); its PSP flag is updated at the end of cycle
+c + 2, so ``psp``, checked in every cycle, shows it from cycle c + 3 on.
+Access reads give the data two cycles after the address.  Python model of
 docs/spec.md section 3 (steps 1 and 5) as the unit computes it for the
 *next* step:
 
@@ -15,13 +19,14 @@ import random
 
 import pytest
 
-from rtl_sim import access_read, access_write, run
+from rtl_sim import access_read, access_write, run, stream
 from sal_hw.golden.params import CoreParams
 from sal_hw.golden.spaces import Space
-from sal_hw.rtl.axon import AxonUnit
+from sal_hw.rtl.axon import AXON_LATENCY, AxonUnit
 
 P_WIDE = CoreParams(neurons=8, axons=16, history=8)
 P_DEEP = CoreParams(neurons=8, axons=8, history=16, kernel_bits=12)
+PSP_SHOWN = 3       # cycles from ``valid`` to the first cycle whose ``psp`` has the axon's flag
 
 
 class Model:
@@ -66,29 +71,36 @@ def simulate(p, model, passes, *, check_pass=None):
             ctx.set(dut.resync, ps["resync"])
             ctx.set(dut.tau_syn, ps["tau_syn"])
             ctx.set(dut.kernel, ps["kernel"])
-            s1 = None
             ends = []
-            for cyc, a in enumerate(list(ps["order"]) + [None]):
+
+            def enter(a, memo):
                 ctx.set(dut.valid, a is not None)
                 ctx.set(dut.a, 0 if a is None else a)
                 ctx.set(dut.spike, 0 if a is None else ps["spikes"][a])
+
+            def step_model(a, memo):
+                if a is not None:
+                    memo["x"], memo["end"] = model.axon(a, ps["spikes"][a], ps["resync"],
+                                                        ps["tau_syn"], ps["kernel"])
+                    ends.extend([a] * memo["end"])
+
+            def check_psp(a, memo):
                 if ctx.get(dut.psp) != model.psp_word():
-                    failures.append(f"pass {t} cycle {cyc}: psp {ctx.get(dut.psp):#x}, "
+                    failures.append(f"pass {t}: psp {ctx.get(dut.psp):#x}, "
                                     f"expected {model.psp_word():#x}")
+
+            def check_outputs(a, memo):
                 got = (ctx.get(dut.x_valid), ctx.get(dut.x_a), ctx.get(dut.x), ctx.get(dut.end))
-                if s1 is None:
+                if a is None:
                     if got[0] or got[3]:
-                        failures.append(f"pass {t} cycle {cyc}: x_valid/end without an axon")
-                else:
-                    x, end = model.axon(s1, ps["spikes"][s1], ps["resync"], ps["tau_syn"],
-                                        ps["kernel"])
-                    ends += [s1] * end
-                    if got != (1, s1, x, end):
-                        failures.append(f"pass {t} axon {s1}: (valid, a, x, end) expected "
-                                        f"{(1, s1, x, end)}, got {got}")
-                await ctx.tick()
-                s1 = a
-            ctx.set(dut.valid, 0)
+                        failures.append(f"pass {t}: x_valid/end without an axon")
+                elif got != (1, a, memo["x"], memo["end"]):
+                    failures.append(f"pass {t} axon {a}: (valid, a, x, end) expected "
+                                    f"{(1, a, memo['x'], memo['end'])}, got {got}")
+
+            await stream(ctx, ps["order"], [
+                (0, enter), (PSP_SHOWN, step_model), (PSP_SHOWN, check_psp),
+                (AXON_LATENCY, check_outputs)])
             if ctx.get(dut.psp) != model.psp_word():
                 failures.append(f"after pass {t}: psp {ctx.get(dut.psp):#x}, "
                                 f"expected {model.psp_word():#x}")

@@ -1,10 +1,14 @@
 """rtl/neuron.py NeuronUnit: docs/spec.md section 3, steps 1-2 and the neuron half of step 5.
 
-The unit's memories are loaded and read back through its ``access`` port;
-neurons are streamed one per cycle (``valid``, ``n``) with the synaptic
-input ``isyn`` of a neuron driven in the cycle after it enters (stage 1,
-where the core's synaptic-input banks deliver it).  Expected values come
-from a Python transcription of the spec:
+The unit's memories are loaded and read back through its ``access`` port
+(read data two cycles after the address).  Neurons are streamed one per
+cycle (``valid``, ``n``), bubbles included, as the core drives them: a
+neuron entering in cycle c gets its synaptic input ``isyn`` in cycle c + 2
+(stage 2, where the core's registered synaptic-input banks deliver it), its
+post trace on ``y_*`` in cycle c + Y_LATENCY and its spike on ``spike_*`` in
+cycle c + NEURON_LATENCY; in every other cycle ``y_valid`` and
+``spike_valid`` are 0.  Expected values come from a Python transcription of
+the spec:
 
     u = sat_{u_bits}(b + I);  x <- xorshift32(x)
     k = clip((u >> LUT_SHIFT) + 2^(lut_bits-1), 0, 2^lut_bits - 1);  p = LUT[k]
@@ -18,14 +22,15 @@ import random
 
 import pytest
 
-from rtl_sim import access_read, access_write, from_bits, run, sat, to_bits
+from rtl_sim import access_read, access_write, from_bits, run, sat, stream, to_bits
 from sal_hw.golden.params import CoreParams
 from sal_hw.golden.prng import xorshift32
 from sal_hw.golden.spaces import Space
-from sal_hw.rtl.neuron import NeuronUnit
+from sal_hw.rtl.neuron import NEURON_LATENCY, Y_LATENCY, NeuronUnit
 from sal_hw.rtl.plasticity import SYN_INPUT_BITS
 
 M32 = (1 << 32) - 1
+ISYN_STAGE = 2      # cycles from ``valid`` to the one in which the unit takes I_n
 SMALL = CoreParams(neurons=8, axons=8, history=8)
 ODD = CoreParams(neurons=16, axons=8, history=16, lut_bits=4, lut_width=8, u_bits=12, u_frac=4,
                  bias_bits=10, kernel_bits=5)
@@ -123,38 +128,33 @@ def simulate(p, model, steps, *, extra_checks=None):
             ctx.set(dut.tau_ref, step["tau_ref"])
             ctx.set(dut.lut_shift, step["lut_shift"])
             ctx.set(dut.kernel, step["kernel"])
-            sched = list(step["schedule"]) + [None, None]
-            s1 = s2 = None          # neuron in stage 1 / stage 2
             expect = {}
-            for cyc, n in enumerate(sched):
+
+            def enter(n, memo):
                 ctx.set(dut.valid, n is not None)
                 ctx.set(dut.n, 0 if n is None else n)
-                if s1 is not None:
-                    ctx.set(dut.isyn, step["isyn"][s1])
-                    expect[s1] = model.neuron(s1, step["isyn"][s1], step["tau_ref"],
-                                              step["lut_shift"], step["kernel"])
-                else:
-                    ctx.set(dut.isyn, 0)
-                # stage 1 outputs
-                got = (ctx.get(dut.y_valid), ctx.get(dut.y_n), ctx.get(dut.y))
-                if s1 is None:
-                    if got[0]:
-                        failures.append(f"step {t} cycle {cyc}: y_valid without a neuron")
-                elif got != (1, s1, expect[s1][0]):
-                    failures.append(f"step {t} neuron {s1}: y (valid, n, y) expected "
-                                    f"{(1, s1, expect[s1][0])}, got {got}")
-                # stage 2 outputs
-                got = (ctx.get(dut.spike_valid), ctx.get(dut.spike_n), ctx.get(dut.spike))
-                if s2 is None:
-                    if got[0]:
-                        failures.append(f"step {t} cycle {cyc}: spike_valid without a neuron")
-                elif got != (1, s2, expect[s2][1]):
-                    failures.append(f"step {t} neuron {s2}: spike (valid, n, s) expected "
-                                    f"{(1, s2, expect[s2][1])}, got {got}")
-                await ctx.tick()
-                s2, s1 = s1, n
-            ctx.set(dut.valid, 0)
-            await ctx.tick()
+
+            def give_isyn(n, memo):
+                ctx.set(dut.isyn, 0 if n is None else step["isyn"][n])
+                if n is not None:
+                    expect[n] = model.neuron(n, step["isyn"][n], step["tau_ref"],
+                                             step["lut_shift"], step["kernel"])
+
+            def check(what, valid, n_out, value, index):
+                def action(n, memo):
+                    got = (ctx.get(valid), ctx.get(n_out), ctx.get(value))
+                    if n is None:
+                        if got[0]:
+                            failures.append(f"step {t}: {what}_valid without a neuron")
+                    elif got != (1, n, expect[n][index]):
+                        failures.append(f"step {t} neuron {n}: {what} (valid, n, value) "
+                                        f"expected {(1, n, expect[n][index])}, got {got}")
+                return action
+
+            await stream(ctx, step["schedule"], [
+                (0, enter), (ISYN_STAGE, give_isyn),
+                (Y_LATENCY, check("y", dut.y_valid, dut.y_n, dut.y, 0)),
+                (NEURON_LATENCY, check("spike", dut.spike_valid, dut.spike_n, dut.spike, 1))])
             if extra_checks:
                 extra_checks(t, expect)
         await load_and_check(ctx, write=False)

@@ -1,6 +1,11 @@
 """rtl/plasticity.py PlasticityUnit: every Work kind against docs/spec.md sections 3 and 4.
 
-Combinational: set the inputs, read the outputs.  The expectation of every
+Pipelined (module docstring): inputs presented in cycle c give ``syn_wr``,
+``syn_we``, ``isyn_wr`` and ``isyn_we`` in cycle c + PLASTICITY_STAGES.  The
+tests stream the unit as the core drives it, a new input every cycle: every
+(case, Work kind) pair once, in a shuffled order, so that back-to-back
+inputs differ in their Work kind and in their data, and each output is
+checked PLASTICITY_STAGES cycles after its input.  The expectation of every
 lane is computed here from the spec formulas, with the rule fields taken
 from the tuples the rule words were packed from (golden.spaces.pack_rule).
 """
@@ -9,10 +14,10 @@ import random
 
 import pytest
 
-from rtl_sim import run, sat
+from rtl_sim import run, sat, stream
 from sal_hw.golden.params import CoreParams
 from sal_hw.golden.spaces import pack_rule
-from sal_hw.rtl.plasticity import SYN_INPUT_BITS, PlasticityUnit, Work
+from sal_hw.rtl.plasticity import PLASTICITY_STAGES, SYN_INPUT_BITS, PlasticityUnit, Work
 from sal_hw.rtl.trace import trace_width
 
 DEFAULT = CoreParams(neurons=8, axons=8, history=8)
@@ -81,12 +86,24 @@ def random_case(p, L, rng, rules):
 
 
 def check(p, L, cases, works=tuple(Work)):
-    """Run every case for every Work kind in one simulation; compare each lane."""
+    """Stream every case with every Work kind through one simulation; compare each lane."""
     dut = PlasticityUnit(p, L, tw(p))
     failures = []
+    items = [(ci, work) for ci in range(len(cases)) for work in works]
+    random.Random(len(items)).shuffle(items)
+    if len(works) > 1:    # back to back: every ordered pair of kinds, given enough cases
+        pairs = {(a[1], b[1]) for a, b in zip(items, items[1:])}
+        assert len(cases) < 20 or len(pairs) == len(works) ** 2, "kind pairs missing"
+        assert any(a != b for a, b in pairs), "no back-to-back kinds"
 
     async def bench(ctx):
-        for ci, case in enumerate(cases):
+        def drive(item, memo):
+            if item is None:
+                ctx.set(dut.work, Work.NONE)
+                return
+            ci, work = item
+            case = cases[ci]
+            ctx.set(dut.work, work)
             ctx.set(dut.rules, [pack_rule(p, *r) for r in case["rules"]])
             ctx.set(dut.x_row, case["x_row"])
             ctx.set(dut.post_spike, case["post"])
@@ -99,30 +116,38 @@ def check(p, L, cases, works=tuple(Work)):
                 ctx.set(dut.y[j], lane["y"])
                 ctx.set(dut.x_col[j], lane["x_col"])
                 ctx.set(dut.isyn[j], lane["isyn"])
-            for work in works:
-                ctx.set(dut.work, work)
-                syn_we = ctx.get(dut.syn_we)
-                isyn_we = ctx.get(dut.isyn_we)
-                for j, lane in enumerate(case["lanes"]):
-                    e_word, e_swe, e_isyn, e_iwe = spec_lane(
-                        p, work, lane["word"], case["rules"][lane["word"][2]], y=lane["y"],
-                        x_row=case["x_row"], x_col=lane["x_col"], post=case["post"] >> j & 1,
-                        pre=case["pre"] >> j & 1, start=case["start"], psp=case["psp"],
-                        isyn=lane["isyn"])
-                    got_word = (ctx.get(dut.syn_wr[j].weight), ctx.get(dut.syn_wr[j].acc),
-                                ctx.get(dut.syn_wr[j].rule))
-                    got = (syn_we >> j & 1, isyn_we >> j & 1)
-                    if got != (e_swe, e_iwe) or (e_swe and got_word != e_word) \
-                            or (e_iwe and ctx.get(dut.isyn_wr[j]) != e_isyn):
-                        failures.append(f"case {ci} {work.name} lane {j}: in {lane} "
-                                        f"rule {case['rules'][lane['word'][2]]} x_row "
-                                        f"{case['x_row']} post {case['post']} pre {case['pre']}"
-                                        f" start {case['start']} psp {case['psp']}: expected "
-                                        f"we {(e_swe, e_iwe)} word {e_word} isyn {e_isyn}, got "
-                                        f"we {got} word {got_word} isyn "
-                                        f"{ctx.get(dut.isyn_wr[j])}")
 
-    run(dut, bench, clock=False)
+        def compare(item, memo):
+            syn_we = ctx.get(dut.syn_we)
+            isyn_we = ctx.get(dut.isyn_we)
+            if item is None:      # a bubble (Work.NONE) writes nothing
+                if syn_we or isyn_we:
+                    failures.append(f"no input: we {(syn_we, isyn_we)}")
+                return
+            ci, work = item
+            case = cases[ci]
+            for j, lane in enumerate(case["lanes"]):
+                e_word, e_swe, e_isyn, e_iwe = spec_lane(
+                    p, work, lane["word"], case["rules"][lane["word"][2]], y=lane["y"],
+                    x_row=case["x_row"], x_col=lane["x_col"], post=case["post"] >> j & 1,
+                    pre=case["pre"] >> j & 1, start=case["start"], psp=case["psp"],
+                    isyn=lane["isyn"])
+                got_word = (ctx.get(dut.syn_wr[j].weight), ctx.get(dut.syn_wr[j].acc),
+                            ctx.get(dut.syn_wr[j].rule))
+                got = (syn_we >> j & 1, isyn_we >> j & 1)
+                if got != (e_swe, e_iwe) or (e_swe and got_word != e_word) \
+                        or (e_iwe and ctx.get(dut.isyn_wr[j]) != e_isyn):
+                    failures.append(f"case {ci} {work.name} lane {j}: in {lane} "
+                                    f"rule {case['rules'][lane['word'][2]]} x_row "
+                                    f"{case['x_row']} post {case['post']} pre {case['pre']}"
+                                    f" start {case['start']} psp {case['psp']}: expected "
+                                    f"we {(e_swe, e_iwe)} word {e_word} isyn {e_isyn}, got "
+                                    f"we {got} word {got_word} isyn "
+                                    f"{ctx.get(dut.isyn_wr[j])}")
+
+        await stream(ctx, items, [(0, drive), (PLASTICITY_STAGES, compare)])
+
+    run(dut, bench)
     assert not failures, "\n".join(failures[:10])
 
 

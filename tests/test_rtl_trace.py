@@ -1,4 +1,9 @@
-"""rtl/trace.py KernelTrace: trace = sum_k K[k] * hist[k] (docs/spec.md section 3, step 4)."""
+"""rtl/trace.py KernelTrace: trace = sum_k K[k] * hist[k] (docs/spec.md section 3, step 4).
+
+Timing (module docstring): ``trace`` is TRACE_LATENCY cycles after
+``hist``/``kernel``.  The cases are streamed, a new ``hist``/``kernel`` every
+cycle, each trace checked that many cycles later.
+"""
 
 import random
 
@@ -6,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtl_sim import run
-from sal_hw.rtl.trace import KernelTrace, trace_width
+from rtl_sim import run, stream
+from sal_hw.rtl.trace import TRACE_LATENCY, KernelTrace, trace_width
 
 
 def spec_trace(hist, kernel):
@@ -20,12 +25,20 @@ def check_cases(history, kernel_bits, cases):
     got = []
 
     async def bench(ctx):
-        for hist, kernel in cases:
-            ctx.set(dut.kernel, kernel)
-            ctx.set(dut.hist, hist)
-            got.append(ctx.get(dut.trace))
+        def drive(case, memo):
+            if case is not None:
+                hist, kernel = case
+                ctx.set(dut.kernel, kernel)
+                ctx.set(dut.hist, hist)
 
-    run(dut, bench, clock=False)
+        def sample(case, memo):
+            if case is not None:
+                got.append(ctx.get(dut.trace))
+
+        await stream(ctx, cases, [(0, drive), (TRACE_LATENCY, sample)])
+
+    run(dut, bench)
+    assert len(got) == len(cases)
     for (hist, kernel), g in zip(cases, got):
         assert g == spec_trace(hist, kernel), f"hist {hist:#x} kernel {kernel}"
 
