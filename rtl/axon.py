@@ -1,10 +1,11 @@
 """Axon unit: axon spike histories, PSP flags and pre traces.
 
-One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in four stages:
+One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in five stages:
 stage 0 reads the history (and the axon's PSP flag); stage 1 registers
 both; stage 2 shifts the spike in (spec section 3, step 5), recomputes the
-PSP flag for the next step and whether the PSP stops; stage 3 gives the
-pre trace X_a (``x_*`` outputs) and ``end`` for axon ``x_a``,
+PSP flag for the next step and whether the PSP stops, and starts the
+trace (:class:`.trace.KernelTrace`, two stages); stage 4 gives the pre
+trace X_a (``x_*`` outputs) and ``end`` for axon ``x_a``,
 :data:`AXON_LATENCY` cycles after ``valid``.  With ``resync``
 the history is not shifted and ``end`` flags every active PSP instead
 (used to rebuild the synaptic inputs after the host changed state).

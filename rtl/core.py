@@ -52,11 +52,17 @@ from .plasticity import PLASTICITY_STAGES, SYN_INPUT_BITS, PlasticityUnit, Work
 from .synapse import SynapseMemory, Walk
 from .trace import trace_width
 
-__all__ = ["SALCore", "WALK_DELAY"]
+__all__ = ["SALCore", "WALK_DELAY", "REQUEST_DELAY"]
 
-#: cycles from a walk's issue to its write-back: 2 to read (block RAM, register), then the
+#: cycles from a request of the state machine to the units (a register)
+REQUEST_DELAY = 1
+#: cycles from the units' read addresses to the data (block RAM, register)
+UNIT_READ = 2
+#: cycles from a walk's request to its read data
+READ_DELAY = REQUEST_DELAY + UNIT_READ
+#: cycles from the synapse memory's address to its write-back: the read, then the
 #: plasticity pipeline
-WALK_DELAY = 2 + PLASTICITY_STAGES
+WALK_DELAY = UNIT_READ + PLASTICITY_STAGES
 
 
 def _log2(x):
@@ -189,7 +195,22 @@ class SALCore(wiring.Component):
         m.d.comb += [nu.tau_ref.eq(tau_ref), nu.lut_shift.eq(lut_shift),
                      au.tau_syn.eq(tau_syn), au.resync.eq(resync), pu.rules.eq(rules)]
 
-        # -- the walks: issued in cycle c (stage 0), read data at c + 2, write-back at c + D ----
+        # -- requests to the units: the state machine decides in cycle r, the units' memories
+        # see the addresses from registers in r + 1 (REQUEST_DELAY), so that no state decode
+        # sits in front of a block RAM's address.
+        def requested(target, name):
+            req = Signal(target.shape(), name=f"req_{name}")
+            m.d.sync += target.eq(req)
+            return req
+
+        r_syn = {f: requested(getattr(syn, f), f"syn_{f}") for f in ("mode", "a", "n", "w", "g")}
+        r_bank = {(b, f): requested(getattr(bank, f), f"{b}_{f}")
+                  for b, bank in (("yb", yb), ("ib", ib), ("xb", xb))
+                  for f in ("word", "sel_one", "one_addr")}
+        r_nu = {f: requested(getattr(nu, f), f"nu_{f}") for f in ("valid", "n")}
+        r_au = {f: requested(getattr(au, f), f"au_{f}") for f in ("valid", "a", "spike")}
+
+        # -- the walks: requested in cycle c, read data at c + 1 + 2, write-back at c + 1 + D --
         # The control of each issued word travels beside the data (pipeline.delayed).
         i_work = Signal(3)         # Work.NONE unless a walk issues this cycle
         i_w = Signal(max(_log2(NW), 1))
@@ -198,31 +219,31 @@ class SALCore(wiring.Component):
         i_start = Signal()
         i_psp = Signal()
         m.d.comb += [
-            pu.work.eq(delayed(m, i_work, 2, "work")),
+            pu.work.eq(delayed(m, i_work, READ_DELAY, "work")),
             pu.syn.eq(syn.rd),
             pu.y.eq(yb.lanes_rd),
             pu.x_col.eq(xb.lanes_rd),
             pu.isyn.eq(ib.lanes_rd),
-            pu.x_row.eq(delayed(m, i_x, 2, "x_row")),
+            pu.x_row.eq(delayed(m, i_x, READ_DELAY, "x_row")),
             pu.post_spike.eq(delayed(
-                m, spikes.word_select(i_w, L) if NW > 1 else spikes, 2, "post_spike")),
+                m, spikes.word_select(i_w, L) if NW > 1 else spikes, READ_DELAY, "post_spike")),
             pu.pre_spike.eq(delayed(
-                m, axon_spikes.word_select(i_g, L) if AG > 1 else axon_spikes, 2, "pre_spike")),
-            pu.start.eq(delayed(m, i_start, 2, "start")),
-            pu.psp.eq(delayed(m, i_psp, 2, "psp")),
+                m, axon_spikes.word_select(i_g, L) if AG > 1 else axon_spikes, READ_DELAY, "pre_spike")),
+            pu.start.eq(delayed(m, i_start, READ_DELAY, "start")),
+            pu.psp.eq(delayed(m, i_psp, READ_DELAY, "psp")),
             syn.wr.eq(pu.syn_wr),
             syn.we.eq(pu.syn_we),
             ib.lanes_wr.eq(pu.isyn_wr),
             ib.lanes_we.eq(pu.isyn_we),
-            ib.lanes_waddr.eq(delayed(m, i_w, WALK_DELAY, "isyn_waddr")),
+            ib.lanes_waddr.eq(delayed(m, i_w, REQUEST_DELAY + WALK_DELAY, "isyn_waddr")),
         ]
         # The synaptic inputs are read at issue and written back WALK_DELAY cycles later, so a
         # row may not start its walk before the previous row's first word is written back
         # (row_gap), and a phase that reads what a walk writes waits for it to drain (drain).
         row_gap = Signal(range(WALK_DELAY + 1))
-        drain = Signal(range(WALK_DELAY + 2))
+        drain = Signal(range(REQUEST_DELAY + WALK_DELAY + 2))
         with m.If(i_work != Work.NONE):
-            m.d.sync += drain.eq(WALK_DELAY + 1)
+            m.d.sync += drain.eq(REQUEST_DELAY + WALK_DELAY + 1)
         with m.Elif(drain != 0):
             m.d.sync += drain.eq(drain - 1)
         with m.If(row_gap != 0):
@@ -230,13 +251,15 @@ class SALCore(wiring.Component):
 
         def issue_row(work, a, w):
             """Stage 0 of word w of row a (every walk but COLUMN)."""
-            m.d.comb += [syn.mode.eq(Walk.ROW), syn.a.eq(a), syn.w.eq(w),
-                         yb.word.eq(w), ib.word.eq(w), i_work.eq(work), i_w.eq(w)]
+            m.d.comb += [r_syn["mode"].eq(Walk.ROW), r_syn["a"].eq(a), r_syn["w"].eq(w),
+                         r_bank["yb", "word"].eq(w), r_bank["ib", "word"].eq(w),
+                         i_work.eq(work), i_w.eq(w)]
             with m.If(w == 0):
                 m.d.sync += row_gap.eq(WALK_DELAY - 1)
 
         def issue_column(n, g):
-            m.d.comb += [syn.mode.eq(Walk.COLUMN), syn.n.eq(n), syn.g.eq(g), xb.word.eq(g),
+            m.d.comb += [r_syn["mode"].eq(Walk.COLUMN), r_syn["n"].eq(n), r_syn["g"].eq(g),
+                         r_bank["xb", "word"].eq(g),
                          i_work.eq(Work.COLUMN), i_g.eq(g)]
 
         # -- the neuron unit's outputs -----------------------------------------------------
@@ -270,6 +293,13 @@ class SALCore(wiring.Component):
         steps_left = Signal(64)
         cycles = Signal(64)
         counting = Signal()
+        # Decisions of STEP_DONE, registered a cycle ahead (their inputs are stable for the
+        # whole step) so that the 64-bit compares stay out of the state register's path.
+        last_step = Signal()      # steps_left == 1
+        apply_due = Signal()      # the step that ends now makes the phase due
+        run_over = Signal()       # no more steps: an APPLY command, or the run's last step
+        m.d.sync += [last_step.eq(steps_left == 1),
+                     apply_due.eq((apply_period != 0) & (phase_count + 1 >= apply_period))]
         with m.If(counting):
             m.d.sync += cycles.eq(cycles + 1)
         for unit in (nu, au):
@@ -281,9 +311,9 @@ class SALCore(wiring.Component):
                     (c_space == Space.RULE_INDEX)
 
         def access_synapse():
-            m.d.comb += [syn.mode.eq(Walk.ONE),
-                         syn.a.eq(c_addr[nb:nb + ab] if ab else 0),
-                         syn.n.eq(c_addr[:nb] if nb else 0)]
+            m.d.comb += [r_syn["mode"].eq(Walk.ONE),
+                         r_syn["a"].eq(c_addr[nb:nb + ab] if ab else 0),
+                         r_syn["n"].eq(c_addr[:nb] if nb else 0)]
 
         in_range = Signal()
         with m.Switch(c_space):
@@ -321,7 +351,7 @@ class SALCore(wiring.Component):
         cur = Signal(max(ab, nb, 1))
         x_latch = Signal(tw)
         row_start = Signal()      # the row's axon starts a PSP
-        wait = Signal(range(WALK_DELAY))
+        wait = Signal(range(REQUEST_DELAY + WALK_DELAY))
         wbits = max(_log2(NW), 1)
 
         with m.FSM():
@@ -346,14 +376,15 @@ class SALCore(wiring.Component):
                         with m.Else():
                             m.next = "WRITE_READ"
                     with m.Case(Op.RUN):
-                        m.d.sync += [steps_left.eq(c_data), cycles.eq(0)]
+                        m.d.sync += [steps_left.eq(c_data), cycles.eq(0), run_over.eq(0)]
                         with m.If(c_data == 0):
                             m.next = "RESPOND"
                         with m.Else():
                             m.d.sync += counting.eq(1)
                             m.next = "STEP"
                     with m.Case(Op.APPLY):
-                        m.d.sync += [steps_left.eq(0), cycles.eq(0), counting.eq(1)]
+                        m.d.sync += [steps_left.eq(0), cycles.eq(0), counting.eq(1),
+                                     run_over.eq(1)]
                         m.next = "STEP"
                     with m.Case(Op.CHECK):
                         m.d.sync += rsp_err.eq(~in_range | ~value_ok)
@@ -363,12 +394,15 @@ class SALCore(wiring.Component):
                         m.next = "RESPOND"
 
             # ---- access port ------------------------------------------------------------
-            with m.State("READ"):        # a synapse word is on syn.rd two cycles later
+            with m.State("READ"):        # a synapse word is on syn.rd READ_DELAY cycles later
                 access_synapse()
+                m.d.sync += wait.eq(READ_DELAY - 2)
                 m.next = "READ_WAIT"
             with m.State("READ_WAIT"):
                 access_synapse()
-                m.next = "READ_DATA"
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    m.next = "READ_DATA"
             with m.State("READ_DATA"):
                 word = syn.rd[0]
                 n_words = (N + 31) // 32
@@ -394,7 +428,7 @@ class SALCore(wiring.Component):
 
             with m.State("WRITE_READ"):   # synapse words are read-modify-write: the write-back
                 access_synapse()          # comes WALK_DELAY cycles after the address
-                m.d.sync += wait.eq(WALK_DELAY - 2)
+                m.d.sync += wait.eq(REQUEST_DELAY + WALK_DELAY - 2)
                 m.next = "WRITE_WAIT"
             with m.State("WRITE_WAIT"):
                 access_synapse()
@@ -437,7 +471,7 @@ class SALCore(wiring.Component):
                 with m.If(dirty):
                     m.d.sync += resync.eq(1)
                     m.next = "RESYNC_CLEAR"
-                with m.Elif(steps_left == 0):
+                with m.Elif(run_over):
                     m.next = "APPLY"
                 with m.Else():
                     m.d.sync += [spikes.eq(0), axon_spikes.eq(0)]
@@ -453,10 +487,10 @@ class SALCore(wiring.Component):
 
             with m.State("NEURON"):
                 with m.If(idx < N):
-                    m.d.comb += [nu.valid.eq(1), nu.n.eq(idx),
-                                 ib.sel_one.eq(1), ib.one_addr.eq(idx)]
+                    m.d.comb += [r_nu["valid"].eq(1), r_nu["n"].eq(idx),
+                                 r_bank["ib", "sel_one"].eq(1), r_bank["ib", "one_addr"].eq(idx)]
                 m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == N - 1 + NEURON_LATENCY):   # the last neuron leaves the unit
+                with m.If(idx == N - 1 + REQUEST_DELAY + NEURON_LATENCY):   # the last neuron leaves the unit
                     m.d.sync += idx.eq(0)
                     m.next = "ROW_FETCH" if self._loopback else "EMIT_FETCH"
 
@@ -505,13 +539,15 @@ class SALCore(wiring.Component):
             with m.State("ROW_SETUP"):
                 m.d.sync += [cur.eq(al_r.data), sub.eq(0)]
                 m.next = "ROW_TRACE"
-            with m.State("ROW_TRACE"):   # the axon's pre trace and PSP flag: two cycles
-                m.d.comb += [xb.sel_one.eq(1), xb.one_addr.eq(cur)]
-                m.d.sync += row_start.eq(~au.psp.bit_select(cur, 1))
+            with m.State("ROW_TRACE"):   # the axon's pre trace (READ_DELAY) and PSP flag
+                m.d.comb += [r_bank["xb", "sel_one"].eq(1), r_bank["xb", "one_addr"].eq(cur)]
+                m.d.sync += [row_start.eq(~au.psp.bit_select(cur, 1)),
+                             wait.eq(READ_DELAY - 2)]
                 m.next = "ROW_TRACE_WAIT"
             with m.State("ROW_TRACE_WAIT"):
-                m.d.comb += [xb.sel_one.eq(1), xb.one_addr.eq(cur)]
-                m.next = "ROW_LATCH"
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    m.next = "ROW_LATCH"
             with m.State("ROW_LATCH"):
                 m.d.sync += x_latch.eq(xb.one_rd)
                 m.next = "ROW_WALK"
@@ -544,10 +580,10 @@ class SALCore(wiring.Component):
 
             with m.State("AXONS"):
                 with m.If(idx < A):
-                    m.d.comb += [au.valid.eq(1), au.a.eq(idx),
-                                 au.spike.eq(axon_spikes.bit_select(idx, 1))]
+                    m.d.comb += [r_au["valid"].eq(1), r_au["a"].eq(idx),
+                                 r_au["spike"].eq(axon_spikes.bit_select(idx, 1))]
                 m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == A - 1 + AXON_LATENCY):   # the last axon leaves the unit
+                with m.If(idx == A - 1 + REQUEST_DELAY + AXON_LATENCY):   # the last axon leaves the unit
                     m.d.sync += idx.eq(0)
                     m.next = "END_FETCH"
 
@@ -580,10 +616,11 @@ class SALCore(wiring.Component):
                     step_count.eq(Mux(step_count == 0xFFFFFFFF, step_count, step_count + 1)),
                     steps_left.eq(steps_left - 1),
                     phase_count.eq(new_phase),
+                    run_over.eq(last_step),
                 ]
-                with m.If((apply_period != 0) & (new_phase >= apply_period)):
+                with m.If(apply_due):
                     m.next = "APPLY"
-                with m.Elif(steps_left == 1):
+                with m.Elif(last_step):
                     m.next = "DONE"
                 with m.Else():
                     m.next = "STEP"
@@ -607,7 +644,7 @@ class SALCore(wiring.Component):
                             ]
                             m.next = "APPLY_DONE"
             with m.State("APPLY_DONE"):   # the last words are written back
-                with m.If((drain == 0) & (steps_left == 0)):
+                with m.If((drain == 0) & run_over):
                     m.next = "DONE"
                 with m.Elif(drain == 0):
                     m.next = "STEP"

@@ -9,11 +9,11 @@ chain and a few LUT levels:
   history and spike counter; the core reads the synaptic input I_n;
 * stage 1: the memories' words into registers;
 * stage 2: ``u = sat(b + I)`` (I_n arrives now, from the core's
-  registered banks); PRNG advance and write-back; first half of the post
-  trace;
-* stage 3: potential write; post trace Y_n (``y_*`` outputs);
-  ``(u >> lut_shift) + depth/2``;
-* stage 4: saturate to the LUT address;
+  registered banks); PRNG advance and write-back; the post trace starts
+  (:class:`.trace.KernelTrace`, two stages);
+* stage 3: potential write; ``(u >> lut_shift) + depth/2``;
+* stage 4: saturate to the LUT address; post trace Y_n (``y_*`` outputs,
+  :data:`Y_LATENCY`);
 * stage 5: the LUT entry into a register;
 * stage 6: spike decision; refractory, counter and history write-back
   (``spike_*`` outputs, :data:`NEURON_LATENCY` cycles after ``valid``).

@@ -7,8 +7,8 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["KernelTrace", "trace_width", "TRACE_LATENCY"]
 
 #: cycles from ``hist`` to ``trace``
-TRACE_LATENCY = 1
-_GROUP = 8   # taps summed before the register: three adder levels on each side of it
+TRACE_LATENCY = 2
+_GROUP = 8   # taps summed before the first register: three adder levels in each stage
 
 
 def trace_width(history, kernel_bits):
@@ -24,12 +24,13 @@ def _tree(terms):
 
 
 class KernelTrace(wiring.Component):
-    """``trace = sum_k kernel[k - 1] * hist[k - 1]`` (spec section 3, step 4), one cycle late.
+    """``trace = sum_k kernel[k - 1] * hist[k - 1]`` (spec section 3, step 4), two cycles late.
 
     Bit ``k - 1`` of ``hist`` is the spike ``k`` steps ago.  The masked
-    kernel taps are summed in groups of eight, the group sums registered
-    (:data:`TRACE_LATENCY` = 1), and the groups summed on the way out: a
-    64-tap tree in one cycle would be six carry chains deep.
+    kernel taps are summed in groups of eight and the group sums
+    registered, then the groups are summed into the output register
+    (:data:`TRACE_LATENCY` = 2): a 64-tap tree in one cycle would be six
+    carry chains deep.
     """
 
     def __init__(self, history, kernel_bits):
@@ -49,5 +50,5 @@ class KernelTrace(wiring.Component):
             reg = Signal(total.shape(), name=f"group{i // _GROUP}")
             m.d.sync += reg.eq(total)
             groups.append(reg)
-        m.d.comb += self.trace.eq(_tree(groups))
+        m.d.sync += self.trace.eq(_tree(groups))
         return m
