@@ -1,10 +1,16 @@
 """The SAL core: neurons, synapse memory, plasticity and timestep controller in one component.
 
 A time-multiplexed core that implements docs/spec.md bit for bit.  The
-step runs in phases, each a walk over memory with a two-stage pipeline
-(stage 0 presents read addresses, stage 1 computes and writes back; every
-read port is transparent to its memory's write port, so a word written by
-stage 1 can be read by the very next stage 0):
+step runs in phases, each a walk over memory through a pipeline built for
+a 100 MHz ECP5 clock: the state machine's request is registered
+(REQUEST_DELAY), every block-RAM read goes into a register before any
+logic (READ_DELAY from the request to the data), the plasticity unit takes
+PLASTICITY_STAGES more, and the write-back comes WALK_DELAY after the
+synapse memory's address.  Reads are transparent to writes.  Two rules
+keep the pipeline exact: a row may start only when the previous row's
+first word has been written back (``row_gap``: consecutive rows update the
+same words of synaptic input), and a phase that reads what a walk writes
+waits for the walk to drain (``drain``).
 
 ==========  ==============================================================
 RESYNC      only after the host changed weights, rules, kernel, histories
@@ -209,12 +215,14 @@ class SALCore(wiring.Component):
                   for f in ("word", "sel_one", "one_addr")}
         r_nu = {f: requested(getattr(nu, f), f"nu_{f}") for f in ("valid", "n")}
         r_au = {f: requested(getattr(au, f), f"au_{f}") for f in ("valid", "a", "spike")}
+        r_nu["we"], r_au["we"] = (requested(u.access.we, f"{u_name}_we")
+                                  for u, u_name in ((nu, "nu"), (au, "au")))
 
         # -- the walks: requested in cycle c, read data at c + 1 + 2, write-back at c + 1 + D --
         # The control of each issued word travels beside the data (pipeline.delayed).
         i_work = Signal(3)         # Work.NONE unless a walk issues this cycle
-        i_w = Signal(max(_log2(NW), 1))
-        i_g = Signal(max(_log2(AG), 1))
+        wbits, gbits = max(_log2(NW), 1), max(_log2(AG), 1)
+        i_w = Signal(wbits)
         i_x = Signal(tw)
         i_start = Signal()
         i_psp = Signal()
@@ -225,10 +233,11 @@ class SALCore(wiring.Component):
             pu.x_col.eq(xb.lanes_rd),
             pu.isyn.eq(ib.lanes_rd),
             pu.x_row.eq(delayed(m, i_x, READ_DELAY, "x_row")),
-            pu.post_spike.eq(delayed(
-                m, spikes.word_select(i_w, L) if NW > 1 else spikes, READ_DELAY, "post_spike")),
-            pu.pre_spike.eq(delayed(
-                m, axon_spikes.word_select(i_g, L) if AG > 1 else axon_spikes, READ_DELAY, "pre_spike")),
+            # the spike bits of the word, selected by the registered request
+            pu.post_spike.eq(delayed(m, spikes.word_select(syn.w[:wbits], L) if NW > 1
+                                     else spikes, READ_DELAY - REQUEST_DELAY, "post_spike")),
+            pu.pre_spike.eq(delayed(m, axon_spikes.word_select(syn.g[:gbits], L) if AG > 1
+                                    else axon_spikes, READ_DELAY - REQUEST_DELAY, "pre_spike")),
             pu.start.eq(delayed(m, i_start, READ_DELAY, "start")),
             pu.psp.eq(delayed(m, i_psp, READ_DELAY, "psp")),
             syn.wr.eq(pu.syn_wr),
@@ -259,8 +268,7 @@ class SALCore(wiring.Component):
 
         def issue_column(n, g):
             m.d.comb += [r_syn["mode"].eq(Walk.COLUMN), r_syn["n"].eq(n), r_syn["g"].eq(g),
-                         r_bank["xb", "word"].eq(g),
-                         i_work.eq(Work.COLUMN), i_g.eq(g)]
+                         r_bank["xb", "word"].eq(g), i_work.eq(Work.COLUMN)]
 
         # -- the neuron unit's outputs -----------------------------------------------------
         m.d.comb += [nu.isyn.eq(ib.one_rd),
@@ -345,6 +353,28 @@ class SALCore(wiring.Component):
                     else:
                         m.d.comb += value_ok.eq(fits & info.writable)
 
+        # -- host writes: requested by the WRITE state, carried out a cycle later from
+        # registers (c_space, c_addr and c_data hold until the next command)
+        syn_host_wr = Signal(syn.layout)
+        syn_host_we = Signal()
+        regs_we = Signal()
+        r_syn_host_wr = requested(syn_host_wr, "syn_host_wr")
+        r_syn_host_we = requested(syn_host_we, "syn_host_we")
+        r_regs_we = requested(regs_we, "regs_we")
+        with m.If(syn_host_we):
+            m.d.comb += [syn.wr[0].eq(syn_host_wr), syn.we.eq(1)]
+        with m.If(regs_we):
+            with m.Switch(c_space):
+                with m.Case(Space.CONFIG):
+                    with m.Switch(c_addr):
+                        for i, reg in enumerate(config):
+                            with m.Case(i):
+                                m.d.sync += reg.eq(c_data)
+                with m.Case(Space.RULES):
+                    m.d.sync += rules[c_addr[:p.rule_bits]].eq(c_data)
+                with m.Case(Space.KERNEL):
+                    m.d.sync += kernel[c_addr[:max(_log2(H), 1)]].eq(c_data)
+
         # -- the state machine ---------------------------------------------------------------------
         idx = Signal(max(A, N, NW, AG).bit_length() + 2)
         sub = Signal(max(NW, AG).bit_length() + 1)
@@ -352,7 +382,6 @@ class SALCore(wiring.Component):
         x_latch = Signal(tw)
         row_start = Signal()      # the row's axon starts a PSP
         wait = Signal(range(REQUEST_DELAY + WALK_DELAY))
-        wbits = max(_log2(NW), 1)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -428,35 +457,25 @@ class SALCore(wiring.Component):
 
             with m.State("WRITE_READ"):   # synapse words are read-modify-write: the write-back
                 access_synapse()          # comes WALK_DELAY cycles after the address
-                m.d.sync += wait.eq(REQUEST_DELAY + WALK_DELAY - 2)
+                m.d.sync += wait.eq(REQUEST_DELAY + WALK_DELAY - 3)
                 m.next = "WRITE_WAIT"
             with m.State("WRITE_WAIT"):
                 access_synapse()
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 0):
                     m.next = "WRITE"
-            with m.State("WRITE"):
+            with m.State("WRITE"):       # requests: the writes land in the next cycle
                 access_synapse()
                 m.d.sync += dirty.eq(1)
-                m.d.comb += [nu.access.we.eq(1), au.access.we.eq(1)]
-                merged = syn.wr[0]
-                m.d.comb += [merged.eq(syn.rd[0]), syn.we.eq(syn_space)]
+                m.d.comb += [r_nu["we"].eq(1), r_au["we"].eq(1), r_regs_we.eq(1),
+                             r_syn_host_we.eq(syn_space), r_syn_host_wr.eq(syn.rd[0])]
                 with m.Switch(c_space):
                     with m.Case(Space.WEIGHT):
-                        m.d.comb += merged.weight.eq(c_data[:p.weight_bits])
+                        m.d.comb += r_syn_host_wr.weight.eq(c_data[:p.weight_bits])
                     with m.Case(Space.ACC):
-                        m.d.comb += merged.acc.eq(c_data[:p.acc_bits])
+                        m.d.comb += r_syn_host_wr.acc.eq(c_data[:p.acc_bits])
                     with m.Case(Space.RULE_INDEX):
-                        m.d.comb += merged.rule.eq(c_data[:p.rule_bits])
-                    with m.Case(Space.CONFIG):
-                        with m.Switch(c_addr):
-                            for i, reg in enumerate(config):
-                                with m.Case(i):
-                                    m.d.sync += reg.eq(c_data)
-                    with m.Case(Space.RULES):
-                        m.d.sync += rules[c_addr[:p.rule_bits]].eq(c_data)
-                    with m.Case(Space.KERNEL):
-                        m.d.sync += kernel[c_addr[:max(_log2(H), 1)]].eq(c_data)
+                        m.d.comb += r_syn_host_wr.rule.eq(c_data[:p.rule_bits])
                 m.next = "RESPOND"
 
             with m.State("RESPOND"):

@@ -123,9 +123,14 @@ class NeuronUnit(wiring.Component):
         with m.If(valid[2]):
             m.d.comb += [seed_w.addr.eq(n[2]), seed_w.data.eq(prng.next), seed_w.en.eq(1)]
         rand = delayed(m, prng.next[32 - p.lut_width:], NEURON_LATENCY - 2, "rand")
-        refr = delayed(m, q[Space.REFRACTORY], NEURON_LATENCY - 2, "refr")
         hist = delayed(m, q[Space.NEURON_HIST], NEURON_LATENCY - 2, "hist")
-        cnt = delayed(m, q[Space.SPIKE_COUNT], NEURON_LATENCY - 2, "cnt")
+        # the refractory and count updates of both outcomes, ready before the decision
+        refr = delayed(m, q[Space.REFRACTORY], NEURON_LATENCY - 3, "refr")
+        cnt = delayed(m, q[Space.SPIKE_COUNT], NEURON_LATENCY - 3, "cnt")
+        refr_zero, refr_next, cnt_next = Signal(), Signal(8), Signal(32)
+        m.d.sync += [refr_zero.eq(refr == 0), refr_next.eq(Mux(refr == 0, 0, refr - 1)),
+                     cnt_next.eq(Mux(cnt != 0xFFFFFFFF, cnt + 1, cnt))]
+        cnt = delayed(m, cnt, 1, "cnt_stay")
 
         # stage 3
         shifted = Signal(signed(max(p.u_bits, p.lut_bits) + 2))
@@ -144,15 +149,15 @@ class NeuronUnit(wiring.Component):
         fire = Signal()
         certain = (1 << p.lut_width) - 1
         m.d.comb += [
-            fire.eq((refr == 0) & ((rand < lut) | (lut == certain))),
+            fire.eq(refr_zero & ((rand < lut) | (lut == certain))),
             self.spike_valid.eq(valid[s]), self.spike_n.eq(n[s]), self.spike.eq(fire),
         ]
         with m.If(valid[s]):
             m.d.comb += [
                 refr_w.addr.eq(n[s]), refr_w.en.eq(1),
-                refr_w.data.eq(Mux(fire, self.tau_ref - 1, Mux(refr == 0, 0, refr - 1))),
+                refr_w.data.eq(Mux(fire, self.tau_ref - 1, refr_next)),
                 cnt_w.addr.eq(n[s]), cnt_w.en.eq(1),
-                cnt_w.data.eq(Mux(fire & (cnt != 0xFFFFFFFF), cnt + 1, cnt)),
+                cnt_w.data.eq(Mux(fire, cnt_next, cnt)),
                 hist_w.addr.eq(n[s]), hist_w.en.eq(1),
                 hist_w.data.eq(Cat(fire, hist[:H - 1])),
             ]
