@@ -4,7 +4,9 @@
 The bench owns the reply buffer: a :class:`~amaranth.lib.memory.Memory`
 loaded through ``init`` (one frame) or through a write port while the
 encoder is idle (frames back to back), read by a synchronous read port whose
-address the encoder drives, as the host interface will wire it.  Every
+address the encoder drives and whose output goes through one register
+(``data`` is the byte of the address driven two cycles before), as the host
+interface wires it.  Every
 bench checks the stream rules (a stalled byte stays put), ``busy`` (high from
 the cycle after ``start`` until the cycle after the delimiter's handshake)
 and has a watchdog.
@@ -13,7 +15,7 @@ and has a watchdog.
 import random
 
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
@@ -24,13 +26,16 @@ MAX_FRAME = 1100
 
 
 def make_bench(max_length, init=(), *, transparent=False):
-    """Encoder + buffer memory (depth max_length) + a write port for the testbench."""
+    """Encoder + buffer memory (depth max_length, its output registered once) + a write
+    port for the testbench."""
     m = Module()
     m.submodules.enc = enc = COBSEncoder(max_length)
     m.submodules.mem = mem = Memory(shape=8, depth=max_length, init=list(init))
     wp = mem.write_port()
     rp = mem.read_port(transparent_for=(wp,) if transparent else ())
-    m.d.comb += [rp.addr.eq(enc.addr), enc.data.eq(rp.data)]
+    q = Signal(8)
+    m.d.sync += q.eq(rp.data)
+    m.d.comb += [rp.addr.eq(enc.addr), enc.data.eq(q)]
     return m, enc, wp
 
 
