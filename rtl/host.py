@@ -188,7 +188,7 @@ class HostInterface(wiring.Component):
         sel_valid, sel_writable = Signal(), Signal()
         sel_route, sel_rindex, sel_status = Signal(), Signal(), Signal()
         sel_depth = Signal(range(max_depth + 1))
-        sel_wb = Signal(4)
+        sel_wb, sel_wb1 = Signal(4), Signal(4)   # bytes a word, + 1
         max_words = Signal(range(MAX_DATA + 1))
         signed_bits = sorted({info.bits for *_, info in spaces if info.signed})
         sext = {b: Signal(name=f"sext{b}") for b in signed_bits}   # a signed space of b bits
@@ -222,7 +222,11 @@ class HostInterface(wiring.Component):
         last = Signal()                    # ... none (left == 0), registered
         ptr = Signal(range(MAX_FRAME))     # frame buffer read pointer
         gi = Signal(4)                     # byte within the word being gathered
+        # The frame buffer is read through a register: the byte at ``ptr`` is on
+        # ``frame_q`` two cycles later (a block RAM's output goes into a flip-flop first).
+        frame_q = Signal(8)
         m.d.comb += frame_rd.addr.eq(ptr)
+        m.d.sync += frame_q.eq(frame_rd.data)
         writing = Signal()                 # WRITE: second pass (write) rather than check
 
         def restart():
@@ -350,9 +354,9 @@ class HostInterface(wiring.Component):
 
             with m.State("HEADER"):   # bytes 1 .. 11 of the frame, one per cycle
                 m.d.sync += [ptr.eq(ptr + 1), gi.eq(gi + 1)]
-                with m.If(gi != 0):
-                    m.d.sync += hdr.eq(Cat(hdr[8:], frame_rd.data))
-                with m.If(gi == _HEADER_BYTES):
+                with m.If(gi >= 2):
+                    m.d.sync += hdr.eq(Cat(hdr[8:], frame_q))
+                with m.If(gi == _HEADER_BYTES + 1):
                     m.next = "DECODE"
 
             # ---- the request checks: two stages of decode, then a decision per state ------
@@ -400,6 +404,7 @@ class HostInterface(wiring.Component):
                     sel_status.eq(any_of(lambda c, s, i: c and s == ChipSpace.STATUS)),
                     sel_depth.eq(pick(len(sel_depth), lambda c, s, i: i.depth)),
                     sel_wb.eq(pick(4, lambda c, s, i: word_bytes(i.bits))),
+                    sel_wb1.eq(pick(4, lambda c, s, i: word_bytes(i.bits) + 1)),
                     max_words.eq(pick(len(max_words),
                                       lambda c, s, i: MAX_DATA // word_bytes(i.bits))),
                     end.eq(addr[:B] + Mux(to_sum, count32[:B], count16[:B])),
@@ -480,20 +485,22 @@ class HostInterface(wiring.Component):
                     m.next = "COMMIT"
 
             # ---- WRITE: gather each word, check it (first pass) or write it (second) ----
-            def gather(state, n, then):
-                """Read ``n`` bytes from ``ptr`` on into ``raw`` (LE): n + 1 cycles."""
+            def gather(state, n, n_plus_1, then):
+                """Read ``n`` bytes from ``ptr`` on into ``raw`` (LE): n + 2 cycles."""
                 with m.State(state):
                     with m.If(gi == 0):
                         m.d.sync += raw.eq(0)
-                    with m.Else():
-                        m.d.sync += raw.word_select((gi - 1)[:3], 8).eq(frame_rd.data)
-                    with m.If(gi != n):
-                        m.d.sync += [ptr.eq(ptr + 1), gi.eq(gi + 1)]
+                    with m.Elif(gi >= 2):
+                        m.d.sync += raw.word_select((gi - 2)[:3], 8).eq(frame_q)
+                    with m.If(gi < n):
+                        m.d.sync += ptr.eq(ptr + 1)
+                    with m.If(gi != n_plus_1):
+                        m.d.sync += gi.eq(gi + 1)
                     with m.Else():
                         m.d.sync += gi.eq(0)
                         m.next = then
 
-            gather("WORD_GATHER", sel_wb, "WORD")
+            gather("WORD_GATHER", sel_wb, sel_wb1, "WORD")
             with m.State("WORD"):
                 with m.If(sel_route):
                     m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr),
@@ -523,7 +530,7 @@ class HostInterface(wiring.Component):
                     m.next = "COMMIT"
 
             # ---- INJECT: check every axon, then the step and the room; queue them ---------
-            gather("AXON_GATHER", 2, "AXON")
+            gather("AXON_GATHER", 2, 3, "AXON")
             with m.State("AXON"):
                 ev = self.inject.payload
                 m.d.comb += [ev.step.eq(inj_step), ev.core.eq(inj_core), ev.axon.eq(raw[:16])]
