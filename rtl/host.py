@@ -40,7 +40,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.chip import ChipSpace, chip_space_info
+from ..golden.chip import ChipSpace, Status, chip_space_info
 from ..golden.protocol import MAX_DATA, MAX_FRAME, ChipInfo, Op, Reason, word_bytes
 from ..golden.spaces import Space, space_info
 from .cobs import COBSDecoder, COBSEncoder
@@ -201,17 +201,17 @@ class HostInterface(wiring.Component):
         fits, count_ok, wlen_ok = Signal(), Signal(), Signal()
 
         # -- words --------------------------------------------------------------------
-        word = Signal(64)        # a word as the core or router gives it (zero-extended)
-        word_ext = Signal(64)    # ... as it travels (signed spaces sign-extended)
+        c_data_in = Signal(64)   # a core's response word (zero-extended)
+        core_word = Signal(64)   # ... as it travels (signed spaces sign-extended)
         raw = Signal(64)         # a word as it arrived in a WRITE
         raw_core = Signal(64)    # ... as the core takes it (low bits; out of range -> bit 63)
         route_bad = Signal()     # ... is not a valid route word (registered in WORD)
-        m.d.comb += [word_ext.eq(word), raw_core.eq(raw)]
+        m.d.comb += [core_word.eq(c_data_in), raw_core.eq(raw)]
         for b in signed_bits:
             top = raw[b - 1:8 * word_bytes(b)]
             raw_ok = (top == 0) | (top == (1 << len(top)) - 1)
             with m.If(sext[b]):
-                m.d.comb += [word_ext.eq(word[:b].as_signed()),
+                m.d.comb += [core_word.eq(c_data_in[:b].as_signed()),
                              raw_core.eq(Mux(raw_ok, raw[:b], 1 << 63))]
         route_ok = Mux(sel_rindex, raw[0:16] + raw[16:24] <= D,
                        (raw[0:16] < A) & (raw[16:24] < K))
@@ -240,7 +240,7 @@ class HostInterface(wiring.Component):
         # -- the cores' command ports ------------------------------------------------------
         c_op, c_space, c_addr, c_data = Signal(3), Signal(4), Signal(32), Signal(64)
         c_pending, c_want, c_got = Signal(K), Signal(K), Signal(K)
-        c_data_in, c_error = Signal(64), Signal()
+        c_error = Signal()
         got_now = Signal(K)
         for k in range(K):
             cmd, rsp = self.cmd[k], self.rsp[k]
@@ -277,18 +277,22 @@ class HostInterface(wiring.Component):
         status_words = Array([self.chip_step, self.events_routed, self.events_injected,
                               self.inject_pending, frames_accepted, frames_rejected,
                               frames_repeated])
+        status_sel = Signal(3)   # the STATUS word a READ or a reply chunk takes
+        m.d.comb += status_sel.eq(waddr[:3])
         info = ChipInfo(cores=K, params=p, lanes=self._L, route_entries=D, inject_depth=Q)
-        info_body = info.body()
-        assert len(info_body) == _INFO_BYTES
+        info_rom = Array(Const(b, 8) for b in info.body())   # INFO's body: constant bytes
+        info_i = Signal(range(_INFO_BYTES))
+        assert len(info_rom) == _INFO_BYTES
 
         # Reply bodies leave through one 8-byte shift register: a body longer than a word
         # is a chain of chunks, each loaded by its own state when the one before is out.
+        # Chunks are STATUS words (an index: through the same mux as a READ of the
+        # STATUS space) or run_cycles, so the shift register has few sources.
         chains = {
-            "RUN": [(self.chip_step, 4), (run_cycles, 8)],
-            "STATUS": [(self.chip_step, 4), (self.events_routed, 4), (frames_accepted, 4),
-                       (frames_rejected, 4), (self.inject_pending, 2)],
-            "INFO": [(Const(int.from_bytes(info_body[i:i + 8], "little"), 64),
-                      len(info_body[i:i + 8])) for i in range(0, _INFO_BYTES, 8)],
+            "RUN": [(Status.STEP_COUNT, 4), (run_cycles, 8)],
+            "STATUS": [(Status.STEP_COUNT, 4), (Status.EVENTS_ROUTED, 4),
+                       (Status.FRAMES_ACCEPTED, 4), (Status.FRAMES_REJECTED, 4),
+                       (Status.INJECT_PENDING, 2)],
         }
         returns = ["READ_NEXT", "FINISH"] + [f"{name}_{i}" for name, chunks in chains.items()
                                              for i in range(1, len(chunks))]
@@ -597,7 +601,8 @@ class HostInterface(wiring.Component):
                     with m.Case(Op.STATUS):
                         m.next = "STATUS_0"
                     with m.Case(Op.INFO):
-                        m.next = "INFO_0"
+                        m.d.sync += info_i.eq(0)
+                        m.next = "INFO"
 
             with m.State("RUN_WAIT"):
                 m.d.sync += run_cycles.eq(run_cycles + 1)
@@ -610,7 +615,15 @@ class HostInterface(wiring.Component):
             for name, chunks in chains.items():
                 for i, (value, n) in enumerate(chunks):
                     with m.State(f"{name}_{i}"):
+                        if isinstance(value, Status):
+                            m.d.comb += status_sel.eq(value)
+                            value = status_words[status_sel]
                         emit(value, n, f"{name}_{i + 1}" if i + 1 < len(chunks) else "FINISH")
+            with m.State("INFO"):
+                append(info_rom[info_i])
+                m.d.sync += info_i.eq(info_i + 1)
+                with m.If(info_i == _INFO_BYTES - 1):
+                    m.next = "FINISH"
 
             # ---- READ and CHECKSUM: one word after the other ------------------------------
             with m.State("READ_WORD"):
@@ -618,22 +631,17 @@ class HostInterface(wiring.Component):
                     m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr)]
                     m.next = "READ_ROUTE"
                 with m.Elif(sel_status):
-                    m.d.sync += word.eq(status_words[waddr[:3]])
-                    m.next = "READ_EMIT"
+                    emit(status_words[status_sel], sel_wb, "READ_NEXT")
                 with m.Else():
                     issue(CoreOp.READ, core_mask, 0)
                     m.next = "READ_WAIT"
             with m.State("READ_ROUTE"):
-                m.d.sync += word.eq(self.route.rdata)
-                m.next = "READ_EMIT"
+                emit(self.route.rdata, sel_wb, "READ_NEXT")
             with m.State("READ_WAIT"):
                 with m.If(cores_done):
                     m.next = "READ_CAPTURE"
             with m.State("READ_CAPTURE"):   # the response has landed in c_data_in
-                m.d.sync += word.eq(c_data_in)
-                m.next = "READ_EMIT"
-            with m.State("READ_EMIT"):
-                emit(word_ext, sel_wb, "READ_NEXT")
+                emit(core_word, sel_wb, "READ_NEXT")
             with m.State("READ_NEXT"):
                 with m.If(last):
                     with m.If(to_sum):
