@@ -629,12 +629,14 @@ class HostInterface(wiring.Component):
             with m.State("READ_WORD"):
                 with m.If(sel_route):
                     m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr)]
-                    m.next = "READ_ROUTE"
+                    m.next = "READ_ROUTE_WAIT"
                 with m.Elif(sel_status):
                     emit(status_words[status_sel], sel_wb, "READ_NEXT")
                 with m.Else():
                     issue(CoreOp.READ, core_mask, 0)
                     m.next = "READ_WAIT"
+            with m.State("READ_ROUTE_WAIT"):   # the router answers two cycles later
+                m.next = "READ_ROUTE"
             with m.State("READ_ROUTE"):
                 emit(self.route.rdata, sel_wb, "READ_NEXT")
             with m.State("READ_WAIT"):
