@@ -327,7 +327,7 @@ class HostInterface(wiring.Component):
                 byte = dec.o.payload.data
                 with m.If(dec.o.valid & dec.o.payload.end):
                     m.d.sync += rx_error.eq(dec.o.payload.error)
-                    m.next = "CHECK_FRAME"
+                    m.next = "FRAME_END"
                 with m.Elif(dec.o.valid):
                     m.d.comb += [frame_wr.addr.eq(rx_len), frame_wr.data.eq(byte),
                                  frame_wr.en.eq(rx_len < MAX_FRAME),
@@ -337,21 +337,28 @@ class HostInterface(wiring.Component):
                     with m.If(rx_len == 0):
                         m.d.sync += first.eq(byte)
 
-            with m.State("CHECK_FRAME"):   # protocol section 1.3, rows 1-6
+            f_empty, f_long, f_short, f_crc_bad, f_repeat = (Signal(name=n) for n in (
+                "f_empty", "f_long", "f_short", "f_crc_bad", "f_repeat"))
+            with m.State("FRAME_END"):     # the frame checks' comparisons, registered
                 m.d.sync += [seq.eq(Mux(rx_len != 0, first, 0)), ptr.eq(1), gi.eq(0),
                              blen.eq(rx_len - 4), blen_m7.eq(rx_len - 11),
-                             blen_m8.eq(rx_len - 12)]
-                with m.If((rx_len == 0) & ~rx_error):
+                             blen_m8.eq(rx_len - 12),
+                             f_empty.eq(rx_len == 0), f_long.eq(rx_len > MAX_FRAME),
+                             f_short.eq(rx_len < 4), f_crc_bad.eq(rx_crc.crc != Cat(last2, last1)),
+                             f_repeat.eq(have_last & (first == last_seq))]
+                m.next = "CHECK_FRAME"
+            with m.State("CHECK_FRAME"):   # protocol section 1.3, rows 1-6
+                with m.If(f_empty & ~rx_error):
                     m.next = "RESTART"
                 with m.Elif(rx_error):
                     nak(Reason.BAD_FRAME)
-                with m.Elif(rx_len > MAX_FRAME):
+                with m.Elif(f_long):
                     nak(Reason.TOO_LONG)
-                with m.Elif(rx_len < 4):
+                with m.Elif(f_short):
                     nak(Reason.BAD_FRAME)
-                with m.Elif(rx_crc.crc != Cat(last2, last1)):
+                with m.Elif(f_crc_bad):
                     nak(Reason.BAD_CRC)
-                with m.Elif(have_last & (first == last_seq)):
+                with m.Elif(f_repeat):
                     m.next = "REPEAT"
                 with m.Else():
                     m.next = "HEADER"
