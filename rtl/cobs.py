@@ -9,8 +9,9 @@ byte arrives, so every wire byte yields at most one output and the
 decoder streams at one byte per cycle.
 
 The encoder (:class:`COBSEncoder`) sends a frame that sits in a block RAM
-outside it, read through the owner's synchronous read port; it reads every
-block twice (count, then send) and sends about one byte every two cycles.
+outside it, read through the owner's synchronous read port and one
+register (two cycles from address to byte); it reads every block twice
+(count, then send) and sends about one byte every two cycles.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -93,13 +94,15 @@ class COBSEncoder(wiring.Component):
     block and a stall of the output cost a jump.
 
     Timing, with ``o.ready`` always high: a block of c >= 1 data bytes
-    takes 2c + 4 cycles for its c + 1 wire bytes (c + 1 scan cycles, one
-    for the code byte, one for the jump back, c for the data bytes, one for
-    the skipped zero), an empty block before a zero one cycle; the start
-    adds two cycles (the first jump) and the delimiter two more.  Measured:
-    1000 non-zero bytes, 1005 wire bytes in 2030 cycles (0.50 a cycle);
-    1000 bytes with 30 % zeros, 1002 wire bytes in 2552 cycles (0.39 a
-    cycle).  A host link of about 100 cycles a byte never waits for it.
+    takes 2c + 3 cycles for its c + 1 wire bytes (c + 1 scan cycles, one
+    for the code byte, one for the jump back, c for the data bytes), one
+    more when it ends at a zero (the zero is skipped in the stream), and an
+    empty block before a zero one cycle; the start adds two cycles (the
+    first jump) and the delimiter about two more.  Measured: 1000 non-zero
+    bytes, 1005 wire bytes in 2016 cycles (0.50 a cycle); 1000 bytes with
+    30 % zeros, 1002 wire bytes in 2321 cycles (0.43 a cycle; 0.50 before
+    the read register).  A host link of about 100 cycles a byte never waits
+    for it.
 
     ``o`` comes from registers, and so does ``addr``; ``o.ready`` reaches
     the registers only (a byte the output cannot take is read again).

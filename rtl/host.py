@@ -12,7 +12,7 @@ The path of a request::
        -> reply buffer (block RAM, + CRC-16) -> COBS encoder -> tx
 
 **Frame checks** run at the delimiter, in the order of protocol section
-1.3.  The CRC unit sees each byte two bytes late, so at the delimiter it
+1.3 (compared in FRAME_END, decided in CHECK_FRAME).  The CRC unit sees each byte two bytes late, so at the delimiter it
 holds the CRC of everything but the last two bytes, which are the frame's
 CRC (little-endian, so the usual zero-residue trick does not apply).
 
@@ -33,6 +33,35 @@ Execution talks to the cores through their command ports (one command,
 one response; RUN and APPLY to several cores at once), to the router's
 table port, and to the inject queue.  The chip-level counters come in as
 inputs; the FRAMES_* counters live here.
+
+**Timing** (100 MHz on the ECP5 LFE5U-85F, speed grade 6, is the target;
+out of context the interface places and routes at about 120 MHz).  Three
+rules shape the pipeline, each at the cost of a few cycles a request,
+which stop-and-wait over a UART never notices:
+
+- A block RAM's output (5.8 ns clock-to-out) goes straight into a
+  flip-flop: the frame buffer is read through ``frame_q`` (a byte two
+  cycles after its address), the reply buffer through ``reply_q`` (the
+  COBS encoder is built for that latency), the router's table words
+  arrive two cycles after the address (:mod:`.router`).
+- Every check decides on registers.  After the header is read, DECODE
+  registers what the checks need from it (the op's length rule, the core,
+  the one-hot space lookup, the high halves of address and count that must
+  be zero), DECODE2 turns the space into its properties (depth, word
+  bytes, writability, sign extension, the WRITE byte count without a
+  multiplier) and the range sum, SPACE registers the range comparisons
+  for RANGE, and INJECT_CHECK registers the step and room comparisons for
+  INJECT_ROOM.  A route word's check is registered in WORD and judged in
+  WORD_NEXT, like a core's verdict.
+- State is as wide as the build needs: addresses and counts that pass the
+  range check fit the deepest space (``B`` bits), a request never loops
+  over more than ``2**NW - 1`` words, and the loop keeps its word address
+  (``waddr``) and the words left (``left``, with ``last`` registered)
+  instead of a 33-bit index and an adder.
+
+A reply body leaves through one 8-byte shift register: a longer body (RUN,
+STATUS) is a chain of chunks, and INFO's constant body comes from a byte
+ROM.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
@@ -142,6 +171,10 @@ class HostInterface(wiring.Component):
         # range arithmetic are that wide, not 32 bits.
         B = max_depth.bit_length()
         NW = max(max_depth, MAX_DATA, MAX_FRAME // 2).bit_length()
+        # Words travel in W bits: the widest word of the build, and at least 32 (the
+        # reply chunks and the route words); the cores' 64-bit command data only
+        # ever carries W of them (and bit 63, the out-of-range mark).
+        W = max(32, 8 * max(word_bytes(info.bits) for *_, info in spaces))
 
         m.submodules.decoder = dec = COBSDecoder()
         m.submodules.encoder = enc = COBSEncoder(_REPLY_MAX)
@@ -194,16 +227,20 @@ class HostInterface(wiring.Component):
         sext = {b: Signal(name=f"sext{b}") for b in signed_bits}   # a signed space of b bits
         end = Signal(B + 1)                    # addr + count (low B bits of each)
         cnt_hi0 = Signal()
-        wlen = Signal(16 + 4)                  # count16 * sel_wb: WRITE's data bytes
+        # count16 * sel_wb, WRITE's data bytes: only a count below 2**LB can match a
+        # body length (c16_lo), so the product is taken of the low LB bits
+        LB = MAX_FRAME.bit_length()
+        wlen = Signal(LB + 3)
+        c16_lo = Signal()
         n_m1, n_is1 = Signal(NW), Signal()     # words (or axons) of the request - 1, == 1
 
         # -- stage SPACE: the range checks, registered for RANGE --------------------------
         fits, count_ok, wlen_ok = Signal(), Signal(), Signal()
 
         # -- words --------------------------------------------------------------------
-        c_data_in = Signal(64)   # a core's response word (zero-extended)
-        core_word = Signal(64)   # ... as it travels (signed spaces sign-extended)
-        raw = Signal(64)         # a word as it arrived in a WRITE
+        c_data_in = Signal(W)    # a core's response word (zero-extended)
+        core_word = Signal(W)    # ... as it travels (signed spaces sign-extended)
+        raw = Signal(W)          # a word as it arrived in a WRITE
         raw_core = Signal(64)    # ... as the core takes it (low bits; out of range -> bit 63)
         route_bad = Signal()     # ... is not a valid route word (registered in WORD)
         m.d.comb += [core_word.eq(c_data_in), raw_core.eq(raw)]
@@ -284,20 +321,20 @@ class HostInterface(wiring.Component):
         info_i = Signal(range(_INFO_BYTES))
         assert len(info_rom) == _INFO_BYTES
 
-        # Reply bodies leave through one 8-byte shift register: a body longer than a word
+        # Reply bodies leave through one W-bit shift register: a body longer than a word
         # is a chain of chunks, each loaded by its own state when the one before is out.
         # Chunks are STATUS words (an index: through the same mux as a READ of the
         # STATUS space) or run_cycles, so the shift register has few sources.
         chains = {
-            "RUN": [(Status.STEP_COUNT, 4), (run_cycles, 8)],
+            "RUN": [(Status.STEP_COUNT, 4), (run_cycles[:32], 4), (run_cycles[32:], 4)],
             "STATUS": [(Status.STEP_COUNT, 4), (Status.EVENTS_ROUTED, 4),
                        (Status.FRAMES_ACCEPTED, 4), (Status.FRAMES_REJECTED, 4),
                        (Status.INJECT_PENDING, 2)],
         }
         returns = ["READ_NEXT", "FINISH"] + [f"{name}_{i}" for name, chunks in chains.items()
                                              for i in range(1, len(chunks))]
-        emit_buf = Signal(64)
-        emit_n = Signal(range(9))
+        emit_buf = Signal(W)
+        emit_n = Signal(range(W // 8 + 1))
         emit_ret = Signal(range(len(returns)))   # the state after the chunk
 
         def emit(value, n, then):
@@ -385,7 +422,7 @@ class HostInterface(wiring.Component):
                     inj_none.eq(inj_count == 0), sum_none.eq(count32 == 0),
                     run_none.eq(run_steps == 0),
                     addr_hi0.eq(addr[B:] == 0), c16_hi0.eq(count16[B:] == 0),
-                    c32_hi0.eq(count32[B:] == 0),
+                    c32_hi0.eq(count32[B:] == 0), c16_lo.eq(count16[LB:] == 0),
                 ]
                 m.d.sync += [len_eq[n].eq(blen == n) for n in len_eq]
                 for i, (chip_level, sid, _) in enumerate(spaces):
@@ -404,7 +441,7 @@ class HostInterface(wiring.Component):
                 wbs = sorted({word_bytes(info.bits) for *_, info in spaces})
                 # count16 * wb as shifts and adds (wb is at most 8: no multiplier)
                 wlen_of = [Mux(any_of(lambda c, s, i, wb=wb: word_bytes(i.bits) == wb),
-                               _times(count16, wb), 0) for wb in wbs]
+                               _times(count16[:LB], wb), 0) for wb in wbs]
                 n = Mux(op == Op.INJECT, inj_count, Mux(to_sum, count32, count16))[:NW]
                 m.d.sync += [
                     sel_valid.eq(sel_hot.any()),
@@ -472,7 +509,7 @@ class HostInterface(wiring.Component):
                 m.d.sync += [ptr.eq(2 + 8),
                              fits.eq(addr_hi0 & cnt_hi0 & (end <= sel_depth)),
                              count_ok.eq((count16 != 0) & (count16 <= max_words)),
-                             wlen_ok.eq(len_ge8 & (blen_m8 == wlen))]
+                             wlen_ok.eq(len_ge8 & c16_lo & (blen_m8 == wlen))]
                 with m.If(~core_ok):
                     nak(Reason.BAD_CORE)
                 with m.Elif(~sel_valid):
@@ -502,7 +539,8 @@ class HostInterface(wiring.Component):
                     with m.If(gi == 0):
                         m.d.sync += raw.eq(0)
                     with m.Elif(gi >= 2):
-                        m.d.sync += raw.word_select((gi - 2)[:3], 8).eq(frame_q)
+                        m.d.sync += raw.word_select((gi - 2)[:(W // 8 - 1).bit_length()],
+                                                    8).eq(frame_q)
                     with m.If(gi < n):
                         m.d.sync += ptr.eq(ptr + 1)
                     with m.If(gi != n_plus_1):
@@ -664,7 +702,7 @@ class HostInterface(wiring.Component):
                 m.d.sync += to_sum.eq(0)
                 emit(sum_crc.crc, 4, "FINISH")
 
-            with m.State("EMIT"):   # emit_n (1 to 8) bytes of emit_buf, one per cycle
+            with m.State("EMIT"):   # emit_n (1 to W / 8) bytes of emit_buf, one per cycle
                 with m.If(to_sum):
                     m.d.comb += [sum_crc.valid.eq(1), sum_crc.data.eq(emit_buf[:8])]
                 with m.Else():
