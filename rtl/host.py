@@ -59,9 +59,9 @@ which stop-and-wait over a UART never notices:
   (``waddr``) and the words left (``left``, with ``last`` registered)
   instead of a 33-bit index and an adder.
 
-A reply body leaves through one 8-byte shift register: a longer body (RUN,
-STATUS) is a chain of chunks, and INFO's constant body comes from a byte
-ROM.
+A reply body leaves through one shift register as wide as the build's
+widest word (at least 4 bytes): a longer body (RUN, STATUS) is a chain of
+chunks, and INFO's constant body comes from a byte ROM.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
