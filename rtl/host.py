@@ -12,7 +12,7 @@ The path of a request::
        -> reply buffer (block RAM, + CRC-16) -> COBS encoder -> tx
 
 **Frame checks** run at the delimiter, in the order of protocol section
-1.3.  The CRC unit sees each byte two bytes late, so at the delimiter it
+1.3 (compared in FRAME_END, decided in CHECK_FRAME).  The CRC unit sees each byte two bytes late, so at the delimiter it
 holds the CRC of everything but the last two bytes, which are the frame's
 CRC (little-endian, so the usual zero-residue trick does not apply).
 
@@ -33,6 +33,35 @@ Execution talks to the cores through their command ports (one command,
 one response; RUN and APPLY to several cores at once), to the router's
 table port, and to the inject queue.  The chip-level counters come in as
 inputs; the FRAMES_* counters live here.
+
+**Timing** (100 MHz on the ECP5 LFE5U-85F, speed grade 6, is the target;
+out of context the interface places and routes at about 120 MHz).  Three
+rules shape the pipeline, each at the cost of a few cycles a request,
+which stop-and-wait over a UART never notices:
+
+- A block RAM's output (5.8 ns clock-to-out) goes straight into a
+  flip-flop: the frame buffer is read through ``frame_q`` (a byte two
+  cycles after its address), the reply buffer through ``reply_q`` (the
+  COBS encoder is built for that latency), the router's table words
+  arrive two cycles after the address (:mod:`.router`).
+- Every check decides on registers.  After the header is read, DECODE
+  registers what the checks need from it (the op's length rule, the core,
+  the one-hot space lookup, the high halves of address and count that must
+  be zero), DECODE2 turns the space into its properties (depth, word
+  bytes, writability, sign extension, the WRITE byte count without a
+  multiplier) and the range sum, SPACE registers the range comparisons
+  for RANGE, and INJECT_CHECK registers the step and room comparisons for
+  INJECT_ROOM.  A route word's check is registered in WORD and judged in
+  WORD_NEXT, like a core's verdict.
+- State is as wide as the build needs: addresses and counts that pass the
+  range check fit the deepest space (``B`` bits), a request never loops
+  over more than ``2**NW - 1`` words, and the loop keeps its word address
+  (``waddr``) and the words left (``left``, with ``last`` registered)
+  instead of a 33-bit index and an adder.
+
+A reply body leaves through one shift register as wide as the build's
+widest word (at least 4 bytes): a longer body (RUN, STATUS) is a chain of
+chunks, and INFO's constant body comes from a byte ROM.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
@@ -40,7 +69,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.chip import ChipSpace, chip_space_info
+from ..golden.chip import ChipSpace, Status, chip_space_info
 from ..golden.protocol import MAX_DATA, MAX_FRAME, ChipInfo, Op, Reason, word_bytes
 from ..golden.spaces import Space, space_info
 from .cobs import COBSDecoder, COBSEncoder
@@ -60,6 +89,23 @@ _INFO_BYTES = 27
 
 def _sat_inc(counter):
     return counter.eq(Mux(counter == (1 << len(counter)) - 1, counter, counter + 1))
+
+
+def _times(value, k):
+    """``value * k`` for a small constant ``k``, as a sum of shifts."""
+    terms = [value << i for i in range(k.bit_length()) if k >> i & 1]
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
+def _or_all(values, width):
+    """The OR of ``values`` (one-hot alternatives: at most one is non-zero)."""
+    out = Const(0, width)
+    for v in values:
+        out = out | v
+    return out
 
 
 class HostInterface(wiring.Component):
@@ -118,6 +164,17 @@ class HostInterface(wiring.Component):
         m = Module()
         p, K, D, Q = self._p, self._K, self._D, self._Q
         A = p.axons
+        spaces = self._spaces()
+        max_depth = max(info.depth for *_, info in spaces)
+        # An address or count that passes the range check fits in B bits, and a request
+        # never loops over more than 2**NW - 1 words (or axons), so the loop state and the
+        # range arithmetic are that wide, not 32 bits.
+        B = max_depth.bit_length()
+        NW = max(max_depth, MAX_DATA, MAX_FRAME // 2).bit_length()
+        # Words travel in W bits: the widest word of the build, and at least 32 (the
+        # reply chunks and the route words); the cores' 64-bit command data only
+        # ever carries W of them (and bit 63, the out-of-range mark).
+        W = max(32, 8 * max(word_bytes(info.bits) for *_, info in spaces))
 
         m.submodules.decoder = dec = COBSDecoder()
         m.submodules.encoder = enc = COBSEncoder(_REPLY_MAX)
@@ -143,69 +200,84 @@ class HostInterface(wiring.Component):
         op = hdr[:8]
         body = hdr[8:]
         blen = Signal(range(MAX_FRAME + 1))     # body bytes
+        blen_m7 = Signal(range(MAX_FRAME + 1))  # ... - 7 (INJECT: 2 bytes an axon after 7)
+        blen_m8 = Signal(range(MAX_FRAME + 1))  # ... - 8 (WRITE: the words after 8)
         core, space = body[0:8], body[8:16]
         addr, count16, count32 = body[16:48], body[48:64], body[48:80]
         run_steps = body[0:32]
-        apply_core = body[0:8]
         inj_step, inj_core, inj_count = body[0:32], body[32:40], body[40:56]
-        is_chip = core == _CHIP
 
-        # -- the space named by (core, space) --------------------------------------------
-        sel_valid = Signal()
-        sel_depth = Signal(33)
-        sel_wb = Signal(4)
-        sel_writable = Signal()
-        sel_route = Signal()     # a routing table: words go to the router
-        sel_status = Signal()
-        word = Signal(64)        # a word as the core or router gives it (zero-extended)
-        word_ext = Signal(64)    # ... as it travels (signed spaces sign-extended)
-        raw = Signal(64)         # a word as it arrived in a WRITE
-        raw_ok = Signal()        # ... lies in the space's range (signed spaces)
-        raw_core = Signal(64)    # ... as the core takes it (low bits; out of range -> bit 63)
-        route_ok = Signal()      # ... is a valid route word
-        for chip_level, sid, info in self._spaces():
-            cond = is_chip & (space == sid) if chip_level else ~is_chip & (space == sid)
-            wb = word_bytes(info.bits)
-            with m.If(cond):
-                m.d.comb += [sel_valid.eq(1), sel_depth.eq(info.depth), sel_wb.eq(wb),
-                             sel_writable.eq(info.writable)]
-                if info.signed:
-                    top = raw[info.bits - 1:8 * wb]
-                    m.d.comb += [word_ext.eq(word[:info.bits].as_signed()),
-                                 raw_ok.eq((top == 0) | (top == (1 << len(top)) - 1)),
-                                 raw_core.eq(Mux(raw_ok, raw[:info.bits], 1 << 63))]
-                else:
-                    m.d.comb += [word_ext.eq(word), raw_ok.eq(1), raw_core.eq(raw)]
-                if chip_level and sid == ChipSpace.ROUTE_INDEX:
-                    m.d.comb += [sel_route.eq(1),
-                                 route_ok.eq(raw[0:16] + raw[16:24] <= D)]
-                elif chip_level and sid == ChipSpace.ROUTE_DEST:
-                    m.d.comb += [sel_route.eq(1),
-                                 route_ok.eq((raw[0:16] < A) & (raw[16:24] < K))]
-                elif chip_level:
-                    m.d.comb += sel_status.eq(1)
+        # -- stage DECODE: everything the checks need from the header, registered ---------
+        is_write, to_sum = Signal(), Signal()  # to_sum: CHECKSUM (words feed the CRC-32)
+        is_chip, core_ok, core_mask = Signal(), Signal(), Signal(K)
+        sel_hot = Signal(len(spaces))          # the space named by (core, space), one-hot
+        len_eq = {n: Signal(name=f"len_eq{n}") for n in (0, 1, 4, 8, 10)}
+        len_ge8, inj_len_ok = Signal(), Signal()
+        apply_core_bad, inj_core_bad = Signal(), Signal()
+        inj_none, sum_none, run_none = Signal(), Signal(), Signal()
+        addr_hi0, c16_hi0, c32_hi0 = Signal(), Signal(), Signal()   # bits B and up are 0
+
+        # -- stage DECODE2: the named space's properties and the range arithmetic ---------
+        sel_valid, sel_writable = Signal(), Signal()
+        sel_route, sel_rindex, sel_status = Signal(), Signal(), Signal()
+        sel_depth = Signal(range(max_depth + 1))
+        sel_wb, sel_wb1 = Signal(4), Signal(4)   # bytes a word, + 1
         max_words = Signal(range(MAX_DATA + 1))
-        with m.Switch(sel_wb):
-            for wb in sorted({word_bytes(info.bits) for _, _, info in self._spaces()}):
-                with m.Case(wb):
-                    m.d.comb += max_words.eq(MAX_DATA // wb)
-        core_ok = Signal()
-        m.d.comb += core_ok.eq(is_chip | (core < K))
+        signed_bits = sorted({info.bits for *_, info in spaces if info.signed})
+        sext = {b: Signal(name=f"sext{b}") for b in signed_bits}   # a signed space of b bits
+        end = Signal(B + 1)                    # addr + count (low B bits of each)
+        cnt_hi0 = Signal()
+        # count16 * sel_wb, WRITE's data bytes: only a count below 2**LB can match a
+        # body length (c16_lo), so the product is taken of the low LB bits
+        LB = MAX_FRAME.bit_length()
+        wlen = Signal(LB + 3)
+        c16_lo = Signal()
+        n_m1, n_is1 = Signal(NW), Signal()     # words (or axons) of the request - 1, == 1
+
+        # -- stage SPACE: the range checks, registered for RANGE --------------------------
+        fits, count_ok, wlen_ok = Signal(), Signal(), Signal()
+
+        # -- words --------------------------------------------------------------------
+        c_data_in = Signal(W)    # a core's response word (zero-extended)
+        core_word = Signal(W)    # ... as it travels (signed spaces sign-extended)
+        raw = Signal(W)          # a word as it arrived in a WRITE
+        raw_core = Signal(64)    # ... as the core takes it (low bits; out of range -> bit 63)
+        route_bad = Signal()     # ... is not a valid route word (registered in WORD)
+        m.d.comb += [core_word.eq(c_data_in), raw_core.eq(raw)]
+        for b in signed_bits:
+            top = raw[b - 1:8 * word_bytes(b)]
+            raw_ok = (top == 0) | (top == (1 << len(top)) - 1)
+            with m.If(sext[b]):
+                m.d.comb += [core_word.eq(c_data_in[:b].as_signed()),
+                             raw_core.eq(Mux(raw_ok, raw[:b], 1 << 63))]
+        route_ok = Mux(sel_rindex, raw[0:16] + raw[16:24] <= D,
+                       (raw[0:16] < A) & (raw[16:24] < K))
 
         # -- word loop state ----------------------------------------------------------
-        wi = Signal(33)                    # word (or axon) index within the request
-        waddr = Signal(32)
-        m.d.comb += waddr.eq(addr + wi)
+        waddr = Signal(B)                  # address of the current word
+        left = Signal(NW)                  # words after the current one
+        last = Signal()                    # ... none (left == 0), registered
         ptr = Signal(range(MAX_FRAME))     # frame buffer read pointer
         gi = Signal(4)                     # byte within the word being gathered
+        # The frame buffer is read through a register: the byte at ``ptr`` is on
+        # ``frame_q`` two cycles later (a block RAM's output goes into a flip-flop first).
+        frame_q = Signal(8)
         m.d.comb += frame_rd.addr.eq(ptr)
+        m.d.sync += frame_q.eq(frame_rd.data)
         writing = Signal()                 # WRITE: second pass (write) rather than check
-        to_sum = Signal()                  # CHECKSUM: words feed the CRC-32, not the reply
+
+        def restart():
+            """Back to the request's first word."""
+            m.d.sync += [waddr.eq(addr[:B]), left.eq(n_m1), last.eq(n_is1)]
+
+        def advance():
+            """On to the next word (only while not ``last``)."""
+            m.d.sync += [waddr.eq(waddr + 1), left.eq(left - 1), last.eq(left == 1)]
 
         # -- the cores' command ports ------------------------------------------------------
         c_op, c_space, c_addr, c_data = Signal(3), Signal(4), Signal(32), Signal(64)
         c_pending, c_want, c_got = Signal(K), Signal(K), Signal(K)
-        c_data_in, c_error = Signal(64), Signal()
+        c_error = Signal()
         got_now = Signal(K)
         for k in range(K):
             cmd, rsp = self.cmd[k], self.rsp[k]
@@ -219,8 +291,6 @@ class HostInterface(wiring.Component):
                              c_error.eq(rsp.payload.error)]
         cores_done = (c_got | got_now) == c_want
         mask_all = (1 << K) - 1
-        core_mask = Signal(K)
-        m.d.comb += core_mask.eq(Const(1, K) << core[:max((K - 1).bit_length(), 1)])
 
         def issue(opcode, mask, data):
             """Send ``opcode`` for word ``waddr`` of ``space`` to the cores in ``mask``."""
@@ -239,34 +309,54 @@ class HostInterface(wiring.Component):
                 m.d.comb += [tx_crc.valid.eq(1), tx_crc.data.eq(byte)]
             m.d.sync += rlen.eq(rlen + 1)
 
-        emit_buf = Signal(8 * _INFO_BYTES)
-        emit_n = Signal(range(_INFO_BYTES + 1))
-        in_loop = Signal()       # EMIT returns to the word loop
-
-        def emit(value, n, loop=False):
-            m.d.sync += [emit_buf.eq(value), emit_n.eq(n), in_loop.eq(loop)]
-            m.next = "EMIT"
-
-        seq, nak_reason = Signal(8), Signal(8)
-        nak_bytes = Cat(seq, Const(1, 8), nak_reason,
-                        crc16_of([seq, Const(1, 8), nak_reason]), Const(0, 24))
-        nak_byte = Signal(8)
-        tx_nak = Signal()
-        m.d.sync += nak_byte.eq(nak_bytes.word_select(enc.addr[:3], 8))
-        m.d.comb += [reply_rd.addr.eq(enc.addr), enc.data.eq(Mux(tx_nak, nak_byte, reply_rd.data))]
-
-        def nak(reason):
-            m.d.sync += nak_reason.eq(reason)
-            m.next = "NAK"
-
         frames_accepted, frames_rejected, frames_repeated = Signal(32), Signal(32), Signal(32)
         run_cycles = Signal(64)
         status_words = Array([self.chip_step, self.events_routed, self.events_injected,
                               self.inject_pending, frames_accepted, frames_rejected,
                               frames_repeated])
+        status_sel = Signal(3)   # the STATUS word a READ or a reply chunk takes
+        m.d.comb += status_sel.eq(waddr[:3])
         info = ChipInfo(cores=K, params=p, lanes=self._L, route_entries=D, inject_depth=Q)
-        info_value = int.from_bytes(info.body(), "little")
-        assert len(info.body()) == _INFO_BYTES
+        info_rom = Array(Const(b, 8) for b in info.body())   # INFO's body: constant bytes
+        info_i = Signal(range(_INFO_BYTES))
+        assert len(info_rom) == _INFO_BYTES
+
+        # Reply bodies leave through one W-bit shift register: a body longer than a word
+        # is a chain of chunks, each loaded by its own state when the one before is out.
+        # Chunks are STATUS words (an index: through the same mux as a READ of the
+        # STATUS space) or run_cycles, so the shift register has few sources.
+        chains = {
+            "RUN": [(Status.STEP_COUNT, 4), (run_cycles[:32], 4), (run_cycles[32:], 4)],
+            "STATUS": [(Status.STEP_COUNT, 4), (Status.EVENTS_ROUTED, 4),
+                       (Status.FRAMES_ACCEPTED, 4), (Status.FRAMES_REJECTED, 4),
+                       (Status.INJECT_PENDING, 2)],
+        }
+        returns = ["READ_NEXT", "FINISH"] + [f"{name}_{i}" for name, chunks in chains.items()
+                                             for i in range(1, len(chunks))]
+        emit_buf = Signal(W)
+        emit_n = Signal(range(W // 8 + 1))
+        emit_ret = Signal(range(len(returns)))   # the state after the chunk
+
+        def emit(value, n, then):
+            m.d.sync += [emit_buf.eq(value), emit_n.eq(n), emit_ret.eq(returns.index(then))]
+            m.next = "EMIT"
+
+        seq, nak_reason = Signal(8), Signal(8)
+        nak_crc = Signal(16)     # follows seq and nak_reason a cycle late (the encoder
+        m.d.sync += nak_crc.eq(crc16_of([seq, Const(1, 8), nak_reason]))   # reads it later)
+        nak_bytes = Cat(seq, Const(1, 8), nak_reason, nak_crc, Const(0, 24))
+        # The encoder reads through a register (its ``data`` is two cycles behind its
+        # ``addr``): the reply buffer's block RAM output goes straight into ``reply_q``,
+        # and the NAK bytes take the same two cycles.
+        nak_byte, nak_q, reply_q = Signal(8), Signal(8), Signal(8)
+        tx_nak = Signal()
+        m.d.sync += [nak_byte.eq(nak_bytes.word_select(enc.addr[:3], 8)), nak_q.eq(nak_byte),
+                     reply_q.eq(reply_rd.data)]
+        m.d.comb += [reply_rd.addr.eq(enc.addr), enc.data.eq(Mux(tx_nak, nak_q, reply_q))]
+
+        def nak(reason):
+            m.d.sync += nak_reason.eq(reason)
+            m.next = "NAK"
 
         with m.FSM():
             with m.State("RECEIVE"):
@@ -274,7 +364,7 @@ class HostInterface(wiring.Component):
                 byte = dec.o.payload.data
                 with m.If(dec.o.valid & dec.o.payload.end):
                     m.d.sync += rx_error.eq(dec.o.payload.error)
-                    m.next = "CHECK_FRAME"
+                    m.next = "FRAME_END"
                 with m.Elif(dec.o.valid):
                     m.d.comb += [frame_wr.addr.eq(rx_len), frame_wr.data.eq(byte),
                                  frame_wr.en.eq(rx_len < MAX_FRAME),
@@ -284,33 +374,99 @@ class HostInterface(wiring.Component):
                     with m.If(rx_len == 0):
                         m.d.sync += first.eq(byte)
 
-            with m.State("CHECK_FRAME"):   # protocol section 1.3, rows 1-6
+            f_empty, f_long, f_short, f_crc_bad, f_repeat = (Signal(name=n) for n in (
+                "f_empty", "f_long", "f_short", "f_crc_bad", "f_repeat"))
+            with m.State("FRAME_END"):     # the frame checks' comparisons, registered
                 m.d.sync += [seq.eq(Mux(rx_len != 0, first, 0)), ptr.eq(1), gi.eq(0),
-                             blen.eq(rx_len - 4)]
-                with m.If((rx_len == 0) & ~rx_error):
+                             blen.eq(rx_len - 4), blen_m7.eq(rx_len - 11),
+                             blen_m8.eq(rx_len - 12),
+                             f_empty.eq(rx_len == 0), f_long.eq(rx_len > MAX_FRAME),
+                             f_short.eq(rx_len < 4), f_crc_bad.eq(rx_crc.crc != Cat(last2, last1)),
+                             f_repeat.eq(have_last & (first == last_seq))]
+                m.next = "CHECK_FRAME"
+            with m.State("CHECK_FRAME"):   # protocol section 1.3, rows 1-6
+                with m.If(f_empty & ~rx_error):
                     m.next = "RESTART"
                 with m.Elif(rx_error):
                     nak(Reason.BAD_FRAME)
-                with m.Elif(rx_len > MAX_FRAME):
+                with m.Elif(f_long):
                     nak(Reason.TOO_LONG)
-                with m.Elif(rx_len < 4):
+                with m.Elif(f_short):
                     nak(Reason.BAD_FRAME)
-                with m.Elif(rx_crc.crc != Cat(last2, last1)):
+                with m.Elif(f_crc_bad):
                     nak(Reason.BAD_CRC)
-                with m.Elif(have_last & (first == last_seq)):
+                with m.Elif(f_repeat):
                     m.next = "REPEAT"
                 with m.Else():
                     m.next = "HEADER"
 
             with m.State("HEADER"):   # bytes 1 .. 11 of the frame, one per cycle
                 m.d.sync += [ptr.eq(ptr + 1), gi.eq(gi + 1)]
-                with m.If(gi != 0):
-                    m.d.sync += hdr.eq(Cat(hdr[8:], frame_rd.data))
-                with m.If(gi == _HEADER_BYTES):
-                    m.next = "DISPATCH"
+                with m.If(gi >= 2):
+                    m.d.sync += hdr.eq(Cat(hdr[8:], frame_q))
+                with m.If(gi == _HEADER_BYTES + 1):
+                    m.next = "DECODE"
+
+            # ---- the request checks: two stages of decode, then a decision per state ------
+            # Each check state decides only on registers: the space lookup, the length and
+            # range arithmetic of the header are computed a stage or two before.
+            with m.State("DECODE"):
+                m.d.sync += [
+                    is_write.eq(op == Op.WRITE), to_sum.eq(op == Op.CHECKSUM),
+                    is_chip.eq(core == _CHIP), core_ok.eq((core == _CHIP) | (core < K)),
+                    core_mask.eq(Const(1, K) << core[:max((K - 1).bit_length(), 1)]),
+                    len_ge8.eq(blen >= 8),
+                    inj_len_ok.eq((blen >= 7) & (blen_m7 == Cat(Const(0, 1), inj_count))),
+                    apply_core_bad.eq((core != _CHIP) & (core >= K)),
+                    inj_core_bad.eq(inj_core >= K),
+                    inj_none.eq(inj_count == 0), sum_none.eq(count32 == 0),
+                    run_none.eq(run_steps == 0),
+                    addr_hi0.eq(addr[B:] == 0), c16_hi0.eq(count16[B:] == 0),
+                    c32_hi0.eq(count32[B:] == 0), c16_lo.eq(count16[LB:] == 0),
+                ]
+                m.d.sync += [len_eq[n].eq(blen == n) for n in len_eq]
+                for i, (chip_level, sid, _) in enumerate(spaces):
+                    named = (core == _CHIP) if chip_level else (core != _CHIP)
+                    m.d.sync += sel_hot[i].eq(named & (space == sid))
+                m.next = "DECODE2"
+
+            with m.State("DECODE2"):
+                def any_of(pred):
+                    return Cat(sel_hot[i] for i, s in enumerate(spaces) if pred(*s)).any()
+
+                def pick(width, value):
+                    return _or_all([Mux(sel_hot[i], value(*s), 0)
+                                    for i, s in enumerate(spaces)], width)
+
+                wbs = sorted({word_bytes(info.bits) for *_, info in spaces})
+                # count16 * wb as shifts and adds (wb is at most 8: no multiplier)
+                wlen_of = [Mux(any_of(lambda c, s, i, wb=wb: word_bytes(i.bits) == wb),
+                               _times(count16[:LB], wb), 0) for wb in wbs]
+                n = Mux(op == Op.INJECT, inj_count, Mux(to_sum, count32, count16))[:NW]
+                m.d.sync += [
+                    sel_valid.eq(sel_hot.any()),
+                    sel_writable.eq(any_of(lambda c, s, i: i.writable)),
+                    sel_route.eq(any_of(lambda c, s, i: c and s in (ChipSpace.ROUTE_INDEX,
+                                                                    ChipSpace.ROUTE_DEST))),
+                    sel_rindex.eq(any_of(lambda c, s, i: c and s == ChipSpace.ROUTE_INDEX)),
+                    sel_status.eq(any_of(lambda c, s, i: c and s == ChipSpace.STATUS)),
+                    sel_depth.eq(pick(len(sel_depth), lambda c, s, i: i.depth)),
+                    sel_wb.eq(pick(4, lambda c, s, i: word_bytes(i.bits))),
+                    sel_wb1.eq(pick(4, lambda c, s, i: word_bytes(i.bits) + 1)),
+                    max_words.eq(pick(len(max_words),
+                                      lambda c, s, i: MAX_DATA // word_bytes(i.bits))),
+                    end.eq(addr[:B] + Mux(to_sum, count32[:B], count16[:B])),
+                    cnt_hi0.eq(Mux(to_sum, c32_hi0, c16_hi0)),
+                    wlen.eq(_or_all(wlen_of, len(wlen))),
+                    n_m1.eq(Mux(n == 0, 0, n - 1)), n_is1.eq(n == 1),
+                ]
+                for b in signed_bits:
+                    m.d.sync += sext[b].eq(any_of(lambda c, s, i, b=b: i.signed and i.bits == b))
+                m.next = "DISPATCH"
 
             with m.State("DISPATCH"):
-                m.d.sync += [wi.eq(0), gi.eq(0), writing.eq(0), to_sum.eq(Op.CHECKSUM == op)]
+                m.d.sync += [gi.eq(0), writing.eq(0)]
+                restart()
 
                 def body_length(ok, then):
                     with m.If(~ok):
@@ -320,37 +476,40 @@ class HostInterface(wiring.Component):
 
                 with m.Switch(op):
                     with m.Case(Op.READ):
-                        body_length(blen == 8, "SPACE")
+                        body_length(len_eq[8], "SPACE")
                     with m.Case(Op.WRITE):
-                        body_length(blen >= 8, "SPACE")
+                        body_length(len_ge8, "SPACE")
                     with m.Case(Op.CHECKSUM):
-                        body_length(blen == 10, "SPACE")
+                        body_length(len_eq[10], "SPACE")
                     with m.Case(Op.RUN):
-                        body_length(blen == 4, "COMMIT")
+                        body_length(len_eq[4], "COMMIT")
                     with m.Case(Op.APPLY):
-                        with m.If(blen != 1):
+                        with m.If(~len_eq[1]):
                             nak(Reason.BAD_LENGTH)
-                        with m.Elif((apply_core != _CHIP) & (apply_core >= K)):
+                        with m.Elif(apply_core_bad):
                             nak(Reason.BAD_CORE)
                         with m.Else():
                             m.next = "COMMIT"
                     with m.Case(Op.INJECT):
                         m.d.sync += ptr.eq(2 + 7)
-                        with m.If((blen < 7) | (blen != 7 + 2 * inj_count)):
+                        with m.If(~inj_len_ok):
                             nak(Reason.BAD_LENGTH)
-                        with m.Elif(inj_core >= K):
+                        with m.Elif(inj_core_bad):
                             nak(Reason.BAD_CORE)
-                        with m.Elif(inj_count == 0):
+                        with m.Elif(inj_none):
                             m.next = "INJECT_CHECK"
                         with m.Else():
                             m.next = "AXON_GATHER"
                     with m.Case(Op.STATUS, Op.INFO):
-                        body_length(blen == 0, "COMMIT")
+                        body_length(len_eq[0], "COMMIT")
                     with m.Default():
                         nak(Reason.UNKNOWN_OP)
 
             with m.State("SPACE"):   # READ, WRITE, CHECKSUM
-                m.d.sync += ptr.eq(2 + 8)
+                m.d.sync += [ptr.eq(2 + 8),
+                             fits.eq(addr_hi0 & cnt_hi0 & (end <= sel_depth)),
+                             count_ok.eq((count16 != 0) & (count16 <= max_words)),
+                             wlen_ok.eq(len_ge8 & c16_lo & (blen_m8 == wlen))]
                 with m.If(~core_ok):
                     nak(Reason.BAD_CORE)
                 with m.Elif(~sel_valid):
@@ -359,10 +518,8 @@ class HostInterface(wiring.Component):
                     m.next = "RANGE"
 
             with m.State("RANGE"):
-                fits = addr + Mux(to_sum, count32, count16) <= sel_depth
-                count_ok = (count16 != 0) & (count16 <= max_words)
-                with m.If(op == Op.WRITE):
-                    with m.If(blen != 8 + count16 * sel_wb):
+                with m.If(is_write):
+                    with m.If(~wlen_ok):
                         nak(Reason.BAD_LENGTH)
                     with m.Elif(~count_ok | ~fits):
                         nak(Reason.OUT_OF_RANGE)
@@ -376,42 +533,44 @@ class HostInterface(wiring.Component):
                     m.next = "COMMIT"
 
             # ---- WRITE: gather each word, check it (first pass) or write it (second) ----
-            def gather(state, n, then):
-                """Read ``n`` bytes from ``ptr`` on into ``raw`` (LE): n + 1 cycles."""
+            def gather(state, n, n_plus_1, then):
+                """Read ``n`` bytes from ``ptr`` on into ``raw`` (LE): n + 2 cycles."""
                 with m.State(state):
                     with m.If(gi == 0):
                         m.d.sync += raw.eq(0)
-                    with m.Else():
-                        m.d.sync += raw.word_select((gi - 1)[:3], 8).eq(frame_rd.data)
-                    with m.If(gi != n):
-                        m.d.sync += [ptr.eq(ptr + 1), gi.eq(gi + 1)]
+                    with m.Elif(gi >= 2):
+                        m.d.sync += raw.word_select((gi - 2)[:(W // 8 - 1).bit_length()],
+                                                    8).eq(frame_q)
+                    with m.If(gi < n):
+                        m.d.sync += ptr.eq(ptr + 1)
+                    with m.If(gi != n_plus_1):
+                        m.d.sync += gi.eq(gi + 1)
                     with m.Else():
                         m.d.sync += gi.eq(0)
                         m.next = then
 
-            gather("WORD_GATHER", sel_wb, "WORD")
+            gather("WORD_GATHER", sel_wb, sel_wb1, "WORD")
             with m.State("WORD"):
                 with m.If(sel_route):
                     m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr),
                                  self.route.wdata.eq(raw[:24]), self.route.we.eq(writing)]
-                    with m.If(~writing & ~route_ok):
-                        nak(Reason.BAD_VALUE)
-                    with m.Else():
-                        m.next = "WORD_NEXT"
+                    m.d.sync += route_bad.eq(~route_ok)
+                    m.next = "WORD_NEXT"
                 with m.Else():
                     issue(Mux(writing, CoreOp.WRITE, CoreOp.CHECK), core_mask, raw_core)
                     m.next = "WORD_WAIT"
             with m.State("WORD_WAIT"):
                 with m.If(cores_done):
                     m.next = "WORD_NEXT"
-            with m.State("WORD_NEXT"):
-                with m.If(~writing & ~sel_route & c_error):
+            with m.State("WORD_NEXT"):   # the word's verdict: route_bad, or the core's c_error
+                with m.If(~writing & Mux(sel_route, route_bad, c_error)):
                     nak(Reason.BAD_VALUE)
-                with m.Elif(wi + 1 == count16):
-                    m.d.sync += [wi.eq(0), ptr.eq(2 + 8)]
+                with m.Elif(last):
+                    m.d.sync += ptr.eq(2 + 8)
+                    restart()
                     m.next = "WRITE_PASS_END"
                 with m.Else():
-                    m.d.sync += wi.eq(wi + 1)
+                    advance()
                     m.next = "WORD_GATHER"
             with m.State("WRITE_PASS_END"):
                 with m.If(writing):
@@ -420,34 +579,36 @@ class HostInterface(wiring.Component):
                     m.next = "COMMIT"
 
             # ---- INJECT: check every axon, then the step and the room; queue them ---------
-            gather("AXON_GATHER", 2, "AXON")
+            gather("AXON_GATHER", 2, 3, "AXON")
             with m.State("AXON"):
                 ev = self.inject.payload
                 m.d.comb += [ev.step.eq(inj_step), ev.core.eq(inj_core), ev.axon.eq(raw[:16])]
-                last = wi + 1 == inj_count
                 with m.If(~writing):
                     with m.If(raw[:16] >= A):
                         nak(Reason.OUT_OF_RANGE)
                     with m.Elif(last):
                         m.next = "INJECT_CHECK"
                     with m.Else():
-                        m.d.sync += wi.eq(wi + 1)
+                        advance()
                         m.next = "AXON_GATHER"
                 with m.Else():
                     m.d.comb += self.inject.valid.eq(1)
                     with m.If(self.inject.ready):
-                        m.d.sync += wi.eq(wi + 1)
-                        m.next = "AXON_PUSHED"
-            with m.State("AXON_PUSHED"):
-                with m.If(wi == inj_count):
-                    m.next = "FINISH"
-                with m.Else():
-                    m.next = "AXON_GATHER"
-            with m.State("INJECT_CHECK"):
-                m.d.sync += [wi.eq(0), ptr.eq(2 + 7)]
-                with m.If(inj_step < self.chip_step):
+                        with m.If(last):
+                            m.next = "FINISH"
+                        with m.Else():
+                            advance()
+                            m.next = "AXON_GATHER"
+            step_bad, room_bad = Signal(), Signal()
+            with m.State("INJECT_CHECK"):   # the comparisons, registered for INJECT_ROOM
+                m.d.sync += [ptr.eq(2 + 7), step_bad.eq(inj_step < self.chip_step),
+                             room_bad.eq(self.inject_pending + inj_count > Q)]
+                restart()
+                m.next = "INJECT_ROOM"
+            with m.State("INJECT_ROOM"):
+                with m.If(step_bad):
                     nak(Reason.BAD_STEP)
-                with m.Elif(self.inject_pending + inj_count > Q):
+                with m.Elif(room_bad):
                     nak(Reason.QUEUE_FULL)
                 with m.Else():
                     m.next = "COMMIT"
@@ -458,94 +619,102 @@ class HostInterface(wiring.Component):
                 m.next = "COMMIT_STATUS"
             with m.State("COMMIT_STATUS"):
                 append(Const(0, 8))
-                m.d.sync += [writing.eq(1), wi.eq(0), gi.eq(0), run_cycles.eq(0)]
+                m.d.sync += [writing.eq(1), gi.eq(0), run_cycles.eq(0)]
+                restart()
                 with m.Switch(op):
                     with m.Case(Op.READ, Op.CHECKSUM):
-                        with m.If(to_sum & (count32 == 0)):
+                        with m.If(to_sum & sum_none):
                             m.next = "SUM_DONE"
                         with m.Else():
                             m.next = "READ_WORD"
                     with m.Case(Op.WRITE):
                         m.next = "WORD_GATHER"
                     with m.Case(Op.INJECT):
-                        with m.If(inj_count == 0):
+                        with m.If(inj_none):
                             m.next = "FINISH"
                         with m.Else():
                             m.next = "AXON_GATHER"
                     with m.Case(Op.RUN):
-                        with m.If(run_steps == 0):
-                            emit(Cat(self.chip_step, Const(0, 64)), 12)
+                        with m.If(run_none):
+                            m.next = "RUN_0"      # run_cycles is 0 by then
                         with m.Else():
                             issue(CoreOp.RUN, mask_all, run_steps)
                             m.next = "RUN_WAIT"
                     with m.Case(Op.APPLY):
-                        issue(CoreOp.APPLY, Mux(apply_core == _CHIP, mask_all, core_mask), 0)
+                        issue(CoreOp.APPLY, Mux(is_chip, mask_all, core_mask), 0)
                         m.next = "APPLY_WAIT"
                     with m.Case(Op.STATUS):
-                        emit(Cat(self.chip_step, self.events_routed, frames_accepted,
-                                 frames_rejected, self.inject_pending), 18)
+                        m.next = "STATUS_0"
                     with m.Case(Op.INFO):
-                        emit(Const(info_value, 8 * _INFO_BYTES), _INFO_BYTES)
+                        m.d.sync += info_i.eq(0)
+                        m.next = "INFO"
 
             with m.State("RUN_WAIT"):
                 m.d.sync += run_cycles.eq(run_cycles + 1)
                 with m.If(cores_done):
-                    m.next = "RUN_REPLY"
-            with m.State("RUN_REPLY"):   # the chip step counter has settled
-                emit(Cat(self.chip_step, run_cycles), 12)
+                    m.next = "RUN_0"      # a cycle later the chip step counter has settled
             with m.State("APPLY_WAIT"):
                 with m.If(cores_done):
+                    m.next = "FINISH"
+
+            for name, chunks in chains.items():
+                for i, (value, n) in enumerate(chunks):
+                    with m.State(f"{name}_{i}"):
+                        if isinstance(value, Status):
+                            m.d.comb += status_sel.eq(value)
+                            value = status_words[status_sel]
+                        emit(value, n, f"{name}_{i + 1}" if i + 1 < len(chunks) else "FINISH")
+            with m.State("INFO"):
+                append(info_rom[info_i])
+                m.d.sync += info_i.eq(info_i + 1)
+                with m.If(info_i == _INFO_BYTES - 1):
                     m.next = "FINISH"
 
             # ---- READ and CHECKSUM: one word after the other ------------------------------
             with m.State("READ_WORD"):
                 with m.If(sel_route):
                     m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr)]
-                    m.next = "READ_ROUTE"
+                    m.next = "READ_ROUTE_WAIT"
                 with m.Elif(sel_status):
-                    m.d.sync += word.eq(status_words[waddr[:3]])
-                    m.next = "READ_EMIT"
+                    emit(status_words[status_sel], sel_wb, "READ_NEXT")
                 with m.Else():
                     issue(CoreOp.READ, core_mask, 0)
                     m.next = "READ_WAIT"
+            with m.State("READ_ROUTE_WAIT"):   # the router answers two cycles later
+                m.next = "READ_ROUTE"
             with m.State("READ_ROUTE"):
-                m.d.sync += word.eq(self.route.rdata)
-                m.next = "READ_EMIT"
+                emit(self.route.rdata, sel_wb, "READ_NEXT")
             with m.State("READ_WAIT"):
                 with m.If(cores_done):
                     m.next = "READ_CAPTURE"
             with m.State("READ_CAPTURE"):   # the response has landed in c_data_in
-                m.d.sync += word.eq(c_data_in)
-                m.next = "READ_EMIT"
-            with m.State("READ_EMIT"):
-                emit(word_ext, sel_wb, loop=True)
+                emit(core_word, sel_wb, "READ_NEXT")
             with m.State("READ_NEXT"):
-                m.d.sync += wi.eq(wi + 1)
-                with m.If(wi + 1 == Mux(to_sum, count32, count16)):
+                with m.If(last):
                     with m.If(to_sum):
                         m.next = "SUM_DONE"
                     with m.Else():
                         m.next = "FINISH"
                 with m.Else():
+                    advance()
                     m.next = "READ_WORD"
             with m.State("SUM_DONE"):
                 m.d.sync += to_sum.eq(0)
-                emit(sum_crc.crc, 4)
+                emit(sum_crc.crc, 4, "FINISH")
 
-            with m.State("EMIT"):
-                with m.If(emit_n == 0):
+            with m.State("EMIT"):   # emit_n (1 to W / 8) bytes of emit_buf, one per cycle
+                with m.If(to_sum):
+                    m.d.comb += [sum_crc.valid.eq(1), sum_crc.data.eq(emit_buf[:8])]
+                with m.Else():
+                    append(emit_buf[:8])
+                m.d.sync += [emit_buf.eq(emit_buf >> 8), emit_n.eq(emit_n - 1)]
+                with m.If(emit_n == 1):
                     m.next = "EMIT_DONE"
-                with m.Else():
-                    with m.If(to_sum):
-                        m.d.comb += [sum_crc.valid.eq(1), sum_crc.data.eq(emit_buf[:8])]
-                    with m.Else():
-                        append(emit_buf[:8])
-                    m.d.sync += [emit_buf.eq(emit_buf >> 8), emit_n.eq(emit_n - 1)]
             with m.State("EMIT_DONE"):
-                with m.If(in_loop):
-                    m.next = "READ_NEXT"
-                with m.Else():
-                    m.next = "FINISH"
+                with m.Switch(emit_ret):
+                    for i, state in enumerate(returns):
+                        with m.Case(i):
+                            m.next = state
 
             with m.State("FINISH"):
                 append(tx_crc.crc[:8], crc=False)

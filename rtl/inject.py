@@ -14,9 +14,20 @@ i = 0 .. pending-1 in order: an event with ``step == S`` is offered on
 ``out`` (and waits there until ``out.ready``, never dropped); any other
 event is written back to slot j, where j counts the events kept so far
 (j <= i).  The queue so compacts in place, keeps arrival order, and ends with
-``pending = j``.  The write-back of slot i (to j <= i) happens in the cycle
-that reads slot i + 1, and later reads only reach higher slots, so a scan
-never reads a slot it has already overwritten.  Why a scan and not a FIFO
+``pending = j``.
+
+The scan is a four-stage pipeline that moves as one (a held delivery
+holds all of it): the read of slot i is issued, its word arrives from the
+block RAM, it lands in the register ``head`` and its step is compared
+with the scan's, and with the verdict registered it moves on to ``cur``,
+where it is delivered or written back.  Why so many: the block RAM's
+output goes into ``head`` with no logic in between, because its
+clock-to-out (5.8 ns on the ECP5) leaves no room for anything after it;
+and the 32-bit comparison is registered because a held delivery stops the
+whole pipeline, read port included, so the stall must come from
+registers.  The write-back of slot i (to j <= i) happens in the cycle that
+reads slot i + 3, and later reads only reach higher slots, so a scan never
+reads a slot it has already overwritten.  Why a scan and not a FIFO
 per step: events for any future step may arrive in any order, and the chip
 only needs the events of one step per chip step, so a linear pass per step
 (``pending`` cycles) is cheap next to the step itself and needs no sorting
@@ -33,13 +44,13 @@ Timing (cycle t = the cycle whose closing clock edge samples the inputs):
   case).  A ``start`` while ``busy`` is high is ignored: the running scan
   goes on unchanged and no second scan follows.
 - **busy** is high from t + 1 to the last cycle of the scan and low
-  otherwise.  The scan runs at **one slot per cycle**: slot 0 is read in the
-  start cycle, and in each busy cycle the slot read in the cycle before is
-  either kept (written back) or offered on ``out`` while the next slot is
-  read.  A matching event that meets ``out.ready`` low holds the scan for
-  that cycle.  With P events in the queue and ``out.ready`` always high,
-  ``busy`` is high for exactly max(P, 1) cycles (one cycle for an empty
-  queue); every cycle with ``out.valid & ~out.ready`` adds one.
+  otherwise.  The scan runs at **one slot per cycle** after three cycles
+  of pipeline fill: slot 0 is read in the start cycle, and slot i is in
+  ``cur`` (kept or offered on ``out``) in busy cycle i + 3.  A matching
+  event that meets ``out.ready`` low holds the scan for that cycle.  With
+  P >= 1 events in the queue and ``out.ready`` always high, ``busy`` is
+  high for exactly P + 2 cycles (one cycle for an empty queue); every
+  cycle with ``out.valid & ~out.ready`` adds one.
 - **out**: ``out.valid`` is high only while ``busy``, from registers only
   (never from ``out.ready``); deliveries come in arrival order.
 - **pending** keeps the count of the scan's start until the scan ends and
@@ -170,21 +181,26 @@ class InjectQueue(wiring.Component):
         target = Signal(32)              # the scan's step
         rd = Signal(range(D + 1))        # next slot to read
         kept = Signal(range(D + 1))      # events kept so far = next write-back slot
-        head_valid = Signal()            # rp.data holds the event of a slot not yet handled
-        head = rp.data
+        kept_1 = Signal(range(D + 2))    # kept + 1, kept ready so that the verdict on
+                                         # ``head`` only selects (no carry chain after it)
+        data_valid = Signal()            # rp.data holds the event of a slot to handle
+        head = Signal(self._event)       # ... registered, its step compared
+        head_valid = Signal()
+        cur = Signal(self._event)        # the event being handled
+        cur_valid, cur_match = Signal(), Signal()
 
         match = Signal()
         stall = Signal()
         keep = Signal()
         more = Signal()
         m.d.comb += [
-            match.eq(head_valid & (head.step == target)),
+            match.eq(cur_valid & cur_match),
             stall.eq(match & ~self.out.ready),
-            keep.eq(head_valid & ~match),
+            keep.eq(cur_valid & ~cur_match),
             more.eq(rd < pending),
             self.out.valid.eq(match),
-            self.out.payload.core.eq(head.core),
-            self.out.payload.axon.eq(head.axon),
+            self.out.payload.core.eq(cur.core),
+            self.out.payload.axon.eq(cur.axon),
         ]
 
         accept = Signal()
@@ -209,26 +225,34 @@ class InjectQueue(wiring.Component):
                     target.eq(self.step),
                     rd.eq(1),
                     kept.eq(0),
-                    head_valid.eq((pending != 0) | accept),
+                    kept_1.eq(1),
+                    data_valid.eq((pending != 0) | accept),
+                    head_valid.eq(0),
+                    cur_valid.eq(0),
                 ]
         with m.Else():
-            # Scan: handle the slot on rp.data, read the next one unless ``out`` holds us.
+            # Scan: handle ``cur``, move the pipeline on and read the next slot, unless
+            # ``out`` holds us.
             m.d.comb += [
                 wp.addr.eq(kept),
-                wp.data.eq(head),
+                wp.data.eq(cur),
                 wp.en.eq(keep),
                 rp.addr.eq(rd),
                 rp.en.eq(~stall),
             ]
-            m.d.sync += kept.eq(kept + keep)
+            with m.If(keep):
+                m.d.sync += [kept.eq(kept_1), kept_1.eq(kept_1 + 1)]
             with m.If(~stall):
-                m.d.sync += head_valid.eq(more)
+                m.d.sync += [cur.eq(head), cur_valid.eq(head_valid),
+                             cur_match.eq(head.step == target),
+                             head.eq(rp.data), head_valid.eq(data_valid),
+                             data_valid.eq(more)]
                 with m.If(more):
                     m.d.sync += rd.eq(rd + 1)
-                with m.Else():           # the last slot is handled in this cycle
+                with m.If(~more & ~data_valid & ~head_valid):   # ``cur`` is the last, if any
                     m.d.sync += [
                         self.busy.eq(0),
-                        pending.eq(kept + keep),
+                        pending.eq(Mux(keep, kept_1, kept)),
                     ]
 
         total = Signal(len(self.injected) + 1)

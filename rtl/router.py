@@ -26,8 +26,13 @@ nothing (it takes its cycle and is not counted).
 
 The path of an event, one stage per cycle::
 
-    spikes[c] -> source FIFO c -> arbiter -> ROUTE_INDEX -> expander -> ROUTE_DEST
+    spikes[c] -> source FIFO c -> arbiter -> ROUTE_INDEX -> idx -> expander
+              -> ROUTE_DEST -> dq -> delivery (main, skid)
               -> destination FIFO (entry's core) -> axons[core]
+
+``idx`` and ``dq`` are registers right after the two block RAMs: a block
+RAM's output is slow (5.8 ns clock-to-out on the ECP5 LFE5U-85F), so it
+goes into a flip-flop before any logic sees it.
 
 - **Source FIFOs** (one per core, ``fifo_depth`` entries): ``spikes[c].ready``
   is low only while FIFO c is full.
@@ -38,11 +43,16 @@ The path of an event, one stage per cycle::
   ROUTE_DEST entry per cycle, in entry order; it takes the next event in the
   cycle it reads the last entry of the current one, so a stream of events
   moves one delivery per cycle.  The first entry of an event is read in the
-  cycle its index word arrives.
-- **Delivery stage**: pushes the destination word into the FIFO of its core
-  (``fifo_depth`` entries).  While that FIFO is full the delivery waits and
-  the whole pipeline behind it stalls (nothing is dropped); the source FIFOs
-  keep taking events until they are full.
+  cycle its index word is in ``idx``.
+- **Delivery stage**: pushes the destination word (in ``main``) into the
+  FIFO of its core (``fifo_depth`` entries).  While that FIFO is full the
+  delivery waits, the word that ``dq`` hands over meanwhile waits in
+  ``skid``, and while ``skid`` is full the whole pipeline behind it stalls
+  (nothing is dropped); the source FIFOs keep taking events until they are
+  full.  The stall is the register "``skid`` full", not a function of the
+  destination FIFOs' levels: that keeps the path from a full FIFO to the
+  arbiter and the source FIFOs' read addresses one flip-flop long (a skid
+  buffer).
 
 Per-source order holds because a source FIFO, the arbiter and the
 expander's one-event-at-a-time walk all keep order, and each destination
@@ -52,9 +62,10 @@ entry order.
 
 Latency (every output ready, nothing queued): an event accepted at the
 clock edge ending cycle t is popped by the arbiter in t + 1, its index word
-arrives in t + 2 together with the read of its first entry, the entry's
-word arrives and is pushed in t + 3, and ``axons[core].valid`` is high in
-t + 4 with it; the event's i-th entry follows i cycles later.  Sustained
+arrives in t + 2 and is in ``idx`` in t + 3 together with the read of its
+first entry, the entry's word arrives in t + 4, is in ``dq`` in t + 5 and
+in ``main`` in t + 6, where it is pushed, and ``axons[core].valid`` is high
+in t + 7 with it; the event's i-th entry follows i cycles later.  Sustained
 throughput is one delivery per cycle for the whole router (an event with
 ``count = 0`` takes one cycle); each source FIFO takes one event per cycle.
 
@@ -68,8 +79,8 @@ Verification: tests/test_rtl_router.py (amaranth.sim against a scoreboard,
 K = 1 to 8, random tables and backpressure) and formal/ (SymbiYosys bounded
 proofs on K = 2, F = 2: nothing lost, duplicated or reordered per source,
 input ready exactly when not full, round-robin service, and with at most 2
-entries per event every event fully delivered within 13 cycles of its
-acceptance when outputs are always ready, within 50 when they are never
+entries per event every event fully delivered within 17 cycles of its
+acceptance when outputs are always ready, within 49 when they are never
 low 3 cycles in a row).
 """
 
@@ -152,7 +163,8 @@ class SpikeRouter(wiring.Component):
         The tables' host port, for use while ``idle``: ``table`` (0 =
         ROUTE_INDEX, 1 = ROUTE_DEST), ``addr``, ``wdata`` with ``we`` writes
         a 24-bit word (layouts above; the bits the memories do not keep are
-        dropped); a read answers on ``rdata`` in the next cycle, and
+        dropped); a read in cycle t answers on ``rdata`` in cycle t + 2
+        (from registers: the block RAM's word goes into one first), and
         ``rdata`` is 0 in any other cycle.  An address outside the table
         writes nothing and reads 0.  While events are in flight, reads
         answer garbage and a written entry may or may not be seen by them
@@ -254,36 +266,24 @@ class SpikeRouter(wiring.Component):
             dest_wp.data.axon.eq(w_dest.axon), dest_wp.data.core.eq(w_dest.core),
             dest_wp.en.eq(host.we & dest_hit),
         ]
-        r_index = Signal()
-        r_dest = Signal()
-        m.d.sync += [r_index.eq(index_hit & ~host.we), r_dest.eq(dest_hit & ~host.we)]
-        r_index_word = Signal(route_index_layout)
-        r_dest_word = Signal(route_dest_layout)
-        m.d.comb += [
-            r_index_word.start.eq(index_rp.data.start), r_index_word.count.eq(index_rp.data.count),
-            r_dest_word.axon.eq(dest_rp.data.axon), r_dest_word.core.eq(dest_rp.data.core),
-        ]
-        with m.If(r_index):
-            m.d.comb += host.rdata.eq(r_index_word)
-        with m.Elif(r_dest):
-            m.d.comb += host.rdata.eq(r_dest_word)
+        # A read answers two cycles later, from the registers that follow the block
+        # RAMs (``idx`` and ``dq`` below take every word the memories give while the
+        # router is idle): the block RAMs' words go into flip-flops before logic.
+        r_index, r_dest = Signal(2), Signal(2)    # a read of the table 1, 2 cycles ago
+        m.d.sync += [r_index.eq(Cat(index_hit & ~host.we, r_index[0])),
+                     r_dest.eq(Cat(dest_hit & ~host.we, r_dest[0]))]
 
-        # -- pipeline registers and the stall ------------------------------------------
-        s1_valid = Signal()              # ROUTE_INDEX word of an event on index_rp.data
-        e_ptr = Signal(range(D + 1))     # expander: next entry to read
-        e_left = Signal(8)               # expander: entries of the event still to read
-        s2_valid = Signal()              # ROUTE_DEST word of a delivery on dest_rp.data
-        s2 = dest_rp.data
-        s2_core_ok = s2.core < K
-        dst_ready = Array(d.ready for d in dst)[s2.core]
+        # -- the stall: a registered ready from the delivery stage's skid buffer -----------
+        # Every stage before the delivery stage moves when ``stall`` is low and holds when
+        # it is high; ``stall`` is a flip-flop (the skid register is full), so a full
+        # destination FIFO never reaches the arbiter through logic in one cycle.
         stall = Signal()
-        if fault == "ignore_full":       # formal suite only: push into a full FIFO (lost)
-            m.d.comb += stall.eq(0)
-        else:
-            m.d.comb += stall.eq(s2_valid & s2_core_ok & ~dst_ready)
 
         # -- arbiter: round robin over non-empty source FIFOs --------------------------
-        s1_ready = Signal()
+        s1_valid = Signal()              # ROUTE_INDEX word of an event on index_rp.data
+        s1r_valid = Signal()             # ... registered in ``idx``
+        idx = Signal(index_store)
+        adv1 = Signal()                  # the index stages move on this cycle
         last = Signal(range(K))          # source served last
         grant = Signal(range(K))
         any_req = Signal()
@@ -305,7 +305,7 @@ class SpikeRouter(wiring.Component):
         if fault == "drop_on_stall":     # formal suite only: pops while the index stage holds
             m.d.comb += pop.eq(any_req)
         else:
-            m.d.comb += pop.eq(any_req & s1_ready)
+            m.d.comb += pop.eq(any_req & adv1)
         for k in range(K):
             m.d.comb += src[k].ready.eq(pop & (grant == k))
         head = Array(s.payload for s in src)[grant]
@@ -314,46 +314,82 @@ class SpikeRouter(wiring.Component):
 
         m.d.comb += [
             index_rp.addr.eq(Mux(any_req, grant * N + head, host.addr)),
-            index_rp.en.eq(s1_ready),
+            index_rp.en.eq(adv1),
         ]
-        with m.If(s1_ready):
-            m.d.sync += s1_valid.eq(pop)
+        with m.If(adv1):
+            m.d.sync += [s1_valid.eq(pop), s1r_valid.eq(s1_valid), idx.eq(index_rp.data)]
 
         # -- expander --------------------------------------------------------------------
-        idx = index_rp.data
-        busy = e_left != 0
-        take = Signal()                  # the expander takes the event of the index stage
+        e_ptr = Signal(range(D + 1))     # next entry to read
+        e_left = Signal(8)               # entries of the event still to read
+        busy = Signal()                  # e_left != 0
+        e_last = Signal()                # e_left == 1
+        take = Signal()                  # the expander takes the event in ``idx``
         issue = Signal()                 # a ROUTE_DEST read for a delivery this cycle
         m.d.comb += [
-            take.eq(s1_valid & (~busy | ((e_left == 1) & ~stall))),
+            take.eq(s1r_valid & ~stall & (~busy | e_last)),
             issue.eq(~stall & (busy | (take & (idx.count != 0)))),
-            s1_ready.eq(~s1_valid | take),
+            adv1.eq(~s1r_valid | take),
             dest_rp.addr.eq(Mux(busy, e_ptr, Mux(take, idx.start, host.addr))),
             dest_rp.en.eq(~stall),
         ]
-        with m.If(busy):
-            with m.If(issue):
-                m.d.sync += [e_ptr.eq(e_ptr + 1), e_left.eq(e_left - 1)]
-            with m.If(take):             # the last entry was read: next event, no read yet
-                m.d.sync += [e_ptr.eq(idx.start), e_left.eq(idx.count)]
-        with m.Elif(take):
-            with m.If(issue):            # first entry read with the index word
-                m.d.sync += [e_ptr.eq(idx.start + 1), e_left.eq(idx.count - 1)]
-            with m.Else():
-                m.d.sync += [e_ptr.eq(idx.start), e_left.eq(idx.count)]
 
-        # -- delivery stage ----------------------------------------------------------------
+        def load(ptr, left):
+            m.d.sync += [e_ptr.eq(ptr), e_left.eq(left), busy.eq(left != 0),
+                         e_last.eq(left == 1)]
+
+        with m.If(take):
+            with m.If(busy | (idx.count == 0)):   # (busy: its last entry is read now)
+                load(idx.start, idx.count)
+            with m.Else():                        # first entry read with the take
+                load(idx.start + 1, idx.count - 1)
+        with m.Elif(issue):
+            load(e_ptr + 1, e_left - 1)
+
+        # -- delivery: ROUTE_DEST word registered, then a skid buffer ------------------------
+        s2_valid = Signal()              # ROUTE_DEST word of a delivery on dest_rp.data
+        dq_valid = Signal()              # ... registered in ``dq``
+        dq = Signal(dest_store)
         with m.If(~stall):
-            m.d.sync += s2_valid.eq(issue)
+            m.d.sync += [s2_valid.eq(issue), dq_valid.eq(s2_valid), dq.eq(dest_rp.data)]
+
+        # ``main`` offers its delivery to the FIFO of its core; ``skid`` catches the one
+        # that ``dq`` hands over in the cycle ``main`` is refused, and while it is full
+        # the stages before hold (``stall``).
+        main, skid = Signal(dest_store), Signal(dest_store)
+        main_valid, skid_valid = Signal(), Signal()
+        m.d.comb += stall.eq(skid_valid)
+        core_ok = main.core < K
+        dst_ready = Array(d.ready for d in dst)[main.core]
+        done = Signal()                  # main's delivery leaves this cycle
+        if fault == "ignore_full":       # formal suite only: push into a full FIFO (lost)
+            m.d.comb += done.eq(main_valid)
+        else:
+            m.d.comb += done.eq(main_valid & (~core_ok | dst_ready))
         for k in range(K):
             m.d.comb += [
-                dst[k].valid.eq(s2_valid & (s2.core == k)),
-                dst[k].payload.eq(s2.axon),
+                dst[k].valid.eq(main_valid & (main.core == k)),
+                dst[k].payload.eq(main.axon),
             ]
+        with m.If(skid_valid):
+            with m.If(done):
+                m.d.sync += [main.eq(skid), skid_valid.eq(0)]
+        with m.Elif(dq_valid & main_valid & ~done):
+            m.d.sync += [skid.eq(dq), skid_valid.eq(1)]
+        with m.Elif(dq_valid):
+            m.d.sync += [main.eq(dq), main_valid.eq(1)]
+        with m.Elif(done):
+            m.d.sync += main_valid.eq(0)
+
+        with m.If(r_index[1]):
+            m.d.comb += [host.rdata[0:16].eq(idx.start), host.rdata[16:24].eq(idx.count)]
+        with m.Elif(r_dest[1]):
+            m.d.comb += [host.rdata[0:16].eq(dq.axon), host.rdata[16:24].eq(dq.core)]
 
         # -- status ------------------------------------------------------------------------
         empty = Cat(*(f.level == 0 for f in self._src_fifos + self._dst_fifos)).all()
-        m.d.comb += self.idle.eq(empty & ~s1_valid & ~busy & ~s2_valid)
+        m.d.comb += self.idle.eq(empty & ~s1_valid & ~s1r_valid & ~busy & ~s2_valid &
+                                 ~dq_valid & ~main_valid & ~skid_valid)
 
         total = Signal(len(self.events_routed) + 1)
         m.d.comb += total.eq(self.events_routed + sum(a.valid & a.ready for a in self.axons))

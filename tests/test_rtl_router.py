@@ -175,6 +175,7 @@ def simulate(K, N, A, D, F, *, seed, bursts, stall_phases, extra_events=0, fault
             for addr in rng.sample(range(len(words)), min(8, len(words))):
                 ctx.set(dut.host.addr, addr)
                 await ctx.tick()
+                await ctx.tick()                # rdata two cycles after the read
                 lo, hi = words[addr]
                 assert ctx.get(dut.host.rdata) == lo | hi << 16
         assert ctx.get(dut.idle) == 1
@@ -292,8 +293,8 @@ def test_scoreboard_catches_lost_events(fault):
 
 
 def test_idle_bound_and_latency():
-    """One event with fan-out 3, outputs ready: first delivery valid 4 cycles after the
-    handshake, then one per cycle, idle right after the last."""
+    """One event with fan-out 3, outputs ready: first delivery valid 7 cycles after the
+    handshake (rtl/router.py, "Latency"), then one per cycle, idle right after the last."""
     K, N, A, D = 2, 2, 4, 8
     dut = SpikeRouter(K, N, A, D, 2)
     index = [(0, 3), (3, 0), (4, 1), (5, 3)]
@@ -309,15 +310,15 @@ def test_idle_bound_and_latency():
         await ctx.tick()
         ctx.set(dut.spikes[0].valid, 0)
         seen = []
-        for cycle in range(1, 10):
+        for cycle in range(1, 13):
             for d in range(K):
                 if ctx.get(dut.axons[d].valid):
                     seen.append((cycle, d, ctx.get(dut.axons[d].payload)))
             if cycle > 1 and ctx.get(dut.idle):
                 break
             await ctx.tick()
-        assert seen == [(4, 0, 1), (5, 1, 2), (6, 0, 3)]
-        assert cycle == 7 and ctx.get(dut.events_routed) == 3
+        assert seen == [(7, 0, 1), (8, 1, 2), (9, 0, 3)]
+        assert cycle == 10 and ctx.get(dut.events_routed) == 3
 
     run(dut, bench)
 
@@ -397,10 +398,14 @@ def test_host_port():
             for addr in range(len(ws) + 2):
                 ctx.set(dut.host.addr, addr)
                 await ctx.tick()
+                await ctx.tick()                # rdata two cycles after the read
                 want = ws[addr] & stored[table] if addr < len(ws) else 0
                 assert ctx.get(dut.host.rdata) == want, (table, addr)
-        # rdata is 0 in a cycle after no read
+        # rdata is 0 two cycles after no read (a write)
+        ctx.set(dut.host.addr, 0)
         ctx.set(dut.host.we, 1)
+        await ctx.tick()
+        ctx.set(dut.host.we, 0)
         await ctx.tick()
         assert ctx.get(dut.host.rdata) == 0
         ctx.set(dut.host.we, 0)
