@@ -1,12 +1,13 @@
 """Axon unit: axon spike histories, PSP flags and pre traces.
 
-One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in five stages:
+One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in six stages:
 stage 0 reads the history (and the axon's PSP flag); stage 1 registers
-both; stage 2 shifts the spike in (spec section 3, step 5), recomputes the
-PSP flag for the next step and whether the PSP stops, and starts the
-trace (:class:`.trace.KernelTrace`, two stages); stage 4 gives the pre
-trace X_a (``x_*`` outputs) and ``end`` for axon ``x_a``,
-:data:`AXON_LATENCY` cycles after ``valid``.  With ``resync``
+both; stage 2 shifts the spike in (spec section 3, step 5), writes the
+history back, recomputes the PSP flag for the next step and whether the
+PSP stops; stage 3 registers the new history for the trace
+(:class:`.trace.KernelTrace`, two stages); stage 5 gives the pre trace X_a
+(``x_*`` outputs) and ``end`` for axon ``x_a``, :data:`AXON_LATENCY`
+cycles after ``valid``.  With ``resync``
 the history is not shifted and ``end`` flags every active PSP instead
 (used to rebuild the synaptic inputs after the host changed state).
 
@@ -27,7 +28,7 @@ from .trace import TRACE_LATENCY, KernelTrace, trace_width
 __all__ = ["AxonUnit", "AXON_LATENCY"]
 
 #: cycles from ``valid`` to ``x_valid`` and ``end``
-AXON_LATENCY = 2 + TRACE_LATENCY
+AXON_LATENCY = 3 + TRACE_LATENCY
 
 
 class AxonUnit(wiring.Component):
@@ -76,15 +77,16 @@ class AxonUnit(wiring.Component):
         m.submodules.trace = trace = KernelTrace(H, p.kernel_bits)
         new_hist = Signal(H)
         psp_new = Signal()
+        after = 1 + TRACE_LATENCY   # stage 2 -> x: the new history registered, then the trace
         m.d.comb += [
             new_hist.eq(Mux(self.resync, hist, Cat(s2_spike, hist[:H - 1]))),
             psp_new.eq((new_hist & window) != 0),
-            trace.hist.eq(new_hist),
+            trace.hist.eq(delayed(m, new_hist, 1, "new_hist")),
             trace.kernel.eq(self.kernel),
             self.end.eq(delayed(m, s2_valid & Mux(self.resync, psp_new, s2_psp_old & ~psp_new),
-                                TRACE_LATENCY, "end")),
-            self.x_valid.eq(delayed(m, s2_valid, TRACE_LATENCY, "x_valid")),
-            self.x_a.eq(delayed(m, s2_a, TRACE_LATENCY, "x_a")),
+                                after, "end")),
+            self.x_valid.eq(delayed(m, s2_valid, after, "x_valid")),
+            self.x_a.eq(delayed(m, s2_a, after, "x_a")),
             self.x.eq(trace.trace),
         ]
         with m.If(s2_valid):
