@@ -323,13 +323,13 @@ class SALCore(wiring.Component):
                          r_syn["a"].eq(c_addr[nb:nb + ab] if ab else 0),
                          r_syn["n"].eq(c_addr[:nb] if nb else 0)]
 
-        in_range = Signal()
+        in_range_now = Signal()
         with m.Switch(c_space):
             for sp in Space:
                 with m.Case(sp):
-                    m.d.comb += in_range.eq(c_addr < space_info(p, sp).depth)
+                    m.d.comb += in_range_now.eq(c_addr < space_info(p, sp).depth)
 
-        value_ok = Signal()
+        value_ok_now = Signal()
         limits = {Config.TAU_REF: (1, 255), Config.TAU_SYN: (1, H),
                   Config.LUT_SHIFT: (0, p.u_bits - 1), Config.APPLY_PERIOD: (0, 65535),
                   Config.PHASE_COUNT: (0, 65535), Config.STEP_COUNT: (0, 2 ** 32 - 1),
@@ -345,13 +345,18 @@ class SALCore(wiring.Component):
                         with m.Switch(c_addr):
                             for reg, (lo, hi) in limits.items():
                                 with m.Case(reg):
-                                    m.d.comb += value_ok.eq((c_data >= lo) & (c_data <= hi))
+                                    m.d.comb += value_ok_now.eq((c_data >= lo) & (c_data <= hi))
                     elif sp == Space.SEED:
-                        m.d.comb += value_ok.eq(fits & (c_data != 0))
+                        m.d.comb += value_ok_now.eq(fits & (c_data != 0))
                     elif sp == Space.RULES:   # eta_s must leave room for the carry
-                        m.d.comb += value_ok.eq(fits & (c_data[2 * g:2 * g + 5] < p.acc_bits))
+                        m.d.comb += value_ok_now.eq(fits & (c_data[2 * g:2 * g + 5] < p.acc_bits))
                     else:
-                        m.d.comb += value_ok.eq(fits & info.writable)
+                        m.d.comb += value_ok_now.eq(fits & info.writable)
+
+        # The checks compare 32- and 64-bit words: registered, and DECODE waits a cycle (CHECK).
+        in_range, value_ok, data_zero = Signal(), Signal(), Signal()
+        m.d.sync += [in_range.eq(in_range_now), value_ok.eq(value_ok_now),
+                     data_zero.eq(c_data == 0)]
 
         # -- host writes: requested by the WRITE state, carried out a cycle later from
         # registers (c_space, c_addr and c_data hold until the next command)
@@ -389,7 +394,9 @@ class SALCore(wiring.Component):
                 with m.If(self.cmd.valid):
                     m.d.sync += [c_op.eq(cmd.op), c_space.eq(cmd.space), c_addr.eq(cmd.addr),
                                  c_data.eq(cmd.data), rsp_err.eq(0), rsp_data.eq(0)]
-                    m.next = "DECODE"
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                m.next = "DECODE"
             with m.State("DECODE"):
                 with m.Switch(c_op):
                     with m.Case(Op.READ):
@@ -406,7 +413,7 @@ class SALCore(wiring.Component):
                             m.next = "WRITE_READ"
                     with m.Case(Op.RUN):
                         m.d.sync += [steps_left.eq(c_data), cycles.eq(0), run_over.eq(0)]
-                        with m.If(c_data == 0):
+                        with m.If(data_zero):
                             m.next = "RESPOND"
                         with m.Else():
                             m.d.sync += counting.eq(1)
