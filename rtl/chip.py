@@ -127,8 +127,8 @@ class SALChip(wiring.Component):
                     m.d.comb += [queue.start.eq(1), queue.step.eq(chip_step)]
                     m.next = "INJECT"
             with m.State("INJECT"):   # queue.busy is high from here until it has delivered
-                m.d.comb += injecting.eq(1)
-                with m.If(~queue.busy):
+                m.d.comb += injecting.eq(1)   # (and the cores have taken the last event in)
+                with m.If(~queue.busy & all_waiting):
                     m.d.comb += route_done.eq(1)
                     m.d.sync += chip_step.eq(Mux(chip_step == 0xFFFFFFFF, chip_step,
                                                  chip_step + 1))

@@ -388,6 +388,18 @@ class SALCore(wiring.Component):
         row_start = Signal()      # the row's axon starts a PSP
         wait = Signal(range(REQUEST_DELAY + WALK_DELAY))
 
+        if not self._loopback:
+            # An axon event is taken into a register (ready depends on the state only) and
+            # merged into the axon spikes in the next cycle; the core is not ``waiting``
+            # while one is held, so the barrier cannot pass it.
+            event_valid = Signal()
+            event = Signal(range(A))
+            with m.If(event_valid):
+                m.d.sync += event_valid.eq(0)
+                with m.If(~axon_spikes.bit_select(event, 1)):
+                    m.d.sync += [axon_spikes.bit_select(event, 1).eq(1), a_count.eq(a_count + 1)]
+                    m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(event), al_w.en.eq(1)]
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(1)
@@ -527,12 +539,9 @@ class SALCore(wiring.Component):
                 # spikes come back to it (or to a core that is still sending).
                 def take_axon_events():
                     m.d.comb += self.axon_in.ready.eq(1)
-                    event = self.axon_in.payload
-                    with m.If(self.axon_in.valid & ~axon_spikes.bit_select(event, 1)):
-                        m.d.sync += [axon_spikes.bit_select(event, 1).eq(1),
-                                     a_count.eq(a_count + 1)]
-                        m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(event),
-                                     al_w.en.eq(1)]
+                    m.d.sync += [event_valid.eq(self.axon_in.valid),
+                                 event.eq(self.axon_in.payload)]
+
 
                 with m.State("EMIT_FETCH"):
                     take_axon_events()
@@ -551,7 +560,7 @@ class SALCore(wiring.Component):
                         m.next = "EMIT_FETCH"
                 with m.State("ROUTE"):
                     take_axon_events()
-                    m.d.comb += self.waiting.eq(1)
+                    m.d.comb += self.waiting.eq(~event_valid)
                     with m.If(self.route_done):
                         m.next = "ROW_FETCH"
 
