@@ -43,7 +43,7 @@ which stop-and-wait over a UART never notices:
   flip-flop: the frame buffer is read through ``frame_q`` (a byte two
   cycles after its address), the reply buffer through ``reply_q`` (the
   COBS encoder is built for that latency), the router's table words
-  arrive two cycles after the address (:mod:`.router`).
+  arrive three cycles after the address (:mod:`.router`).
 - Every check decides on registers.  After the header is read, DECODE
   registers what the checks need from it (the op's length rule, the core,
   the one-hot space lookup, the high halves of address and count that must
@@ -680,7 +680,9 @@ class HostInterface(wiring.Component):
                 with m.Else():
                     issue(CoreOp.READ, core_mask, 0)
                     m.next = "READ_WAIT"
-            with m.State("READ_ROUTE_WAIT"):   # the router answers two cycles later
+            with m.State("READ_ROUTE_WAIT"):   # the router answers three cycles later
+                m.next = "READ_ROUTE_WAIT2"
+            with m.State("READ_ROUTE_WAIT2"):
                 m.next = "READ_ROUTE"
             with m.State("READ_ROUTE"):
                 emit(self.route.rdata, sel_wb, "READ_NEXT")

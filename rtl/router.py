@@ -253,25 +253,29 @@ class SpikeRouter(wiring.Component):
         dest_wp = dest_mem.write_port()
         dest_rp = dest_mem.read_port()
 
-        # -- host port --------------------------------------------------------------
-        index_hit = (host.table == Table.INDEX) & (host.addr < K * N)
-        dest_hit = (host.table == Table.DEST) & (host.addr < D)
-        w_index = route_index_layout(host.wdata)
-        w_dest = route_dest_layout(host.wdata)
+        # -- host port: its requests go through a register first (the host's state
+        # machine decides them; the tables' address multiplexers should not see that) ----
+        h = {f: Signal.like(getattr(host, f), name=f"host_{f}")
+             for f in ("table", "addr", "wdata", "we")}
+        m.d.sync += [h[f].eq(getattr(host, f)) for f in h]
+        index_hit = (h["table"] == Table.INDEX) & (h["addr"] < K * N)
+        dest_hit = (h["table"] == Table.DEST) & (h["addr"] < D)
+        w_index = route_index_layout(h["wdata"])
+        w_dest = route_dest_layout(h["wdata"])
         m.d.comb += [
-            index_wp.addr.eq(host.addr),
+            index_wp.addr.eq(h["addr"]),
             index_wp.data.start.eq(w_index.start), index_wp.data.count.eq(w_index.count),
-            index_wp.en.eq(host.we & index_hit),
-            dest_wp.addr.eq(host.addr),
+            index_wp.en.eq(h["we"] & index_hit),
+            dest_wp.addr.eq(h["addr"]),
             dest_wp.data.axon.eq(w_dest.axon), dest_wp.data.core.eq(w_dest.core),
-            dest_wp.en.eq(host.we & dest_hit),
+            dest_wp.en.eq(h["we"] & dest_hit),
         ]
-        # A read answers two cycles later, from the registers that follow the block
-        # RAMs (``idx`` and ``dq`` below take every word the memories give while the
-        # router is idle): the block RAMs' words go into flip-flops before logic.
+        # A read answers three cycles later: the request register, then the registers that
+        # follow the block RAMs (``idx`` and ``dq`` below take every word the memories give
+        # while the router is idle), so the block RAMs' words go into flip-flops before logic.
         r_index, r_dest = Signal(2), Signal(2)    # a read of the table 1, 2 cycles ago
-        m.d.sync += [r_index.eq(Cat(index_hit & ~host.we, r_index[0])),
-                     r_dest.eq(Cat(dest_hit & ~host.we, r_dest[0]))]
+        m.d.sync += [r_index.eq(Cat(index_hit & ~h["we"], r_index[0])),
+                     r_dest.eq(Cat(dest_hit & ~h["we"], r_dest[0]))]
 
         # -- the stall: a registered ready from the delivery stage's skid buffer -----------
         # Every stage before the delivery stage moves when ``stall`` is low and holds when
@@ -313,7 +317,7 @@ class SpikeRouter(wiring.Component):
             m.d.sync += last.eq(grant)
 
         m.d.comb += [
-            index_rp.addr.eq(Mux(any_req, grant * N + head, host.addr)),
+            index_rp.addr.eq(Mux(any_req, grant * N + head, h["addr"])),
             index_rp.en.eq(adv1),
         ]
         with m.If(adv1):
@@ -330,7 +334,7 @@ class SpikeRouter(wiring.Component):
             take.eq(s1r_valid & ~stall & (~busy | e_last)),
             issue.eq(~stall & (busy | (take & (idx.count != 0)))),
             adv1.eq(~s1r_valid | take),
-            dest_rp.addr.eq(Mux(busy, e_ptr, Mux(take, idx.start, host.addr))),
+            dest_rp.addr.eq(Mux(busy, e_ptr, Mux(take, idx.start, h["addr"]))),
             dest_rp.en.eq(~stall),
         ]
 

@@ -175,7 +175,8 @@ def simulate(K, N, A, D, F, *, seed, bursts, stall_phases, extra_events=0, fault
             for addr in rng.sample(range(len(words)), min(8, len(words))):
                 ctx.set(dut.host.addr, addr)
                 await ctx.tick()
-                await ctx.tick()                # rdata two cycles after the read
+                await ctx.tick()
+                await ctx.tick()                # rdata three cycles after the read
                 lo, hi = words[addr]
                 assert ctx.get(dut.host.rdata) == lo | hi << 16
         assert ctx.get(dut.idle) == 1
@@ -398,14 +399,16 @@ def test_host_port():
             for addr in range(len(ws) + 2):
                 ctx.set(dut.host.addr, addr)
                 await ctx.tick()
-                await ctx.tick()                # rdata two cycles after the read
+                await ctx.tick()
+                await ctx.tick()                # rdata three cycles after the read
                 want = ws[addr] & stored[table] if addr < len(ws) else 0
                 assert ctx.get(dut.host.rdata) == want, (table, addr)
-        # rdata is 0 two cycles after no read (a write)
+        # rdata is 0 three cycles after no read (a write)
         ctx.set(dut.host.addr, 0)
         ctx.set(dut.host.we, 1)
         await ctx.tick()
         ctx.set(dut.host.we, 0)
+        await ctx.tick()
         await ctx.tick()
         assert ctx.get(dut.host.rdata) == 0
         ctx.set(dut.host.we, 0)
