@@ -358,6 +358,18 @@ class SALCore(wiring.Component):
         m.d.sync += [in_range.eq(in_range_now), value_ok.eq(value_ok_now),
                      data_zero.eq(c_data == 0)]
 
+        # -- host reads: every register space's word at c_addr, registered (c_addr holds
+        # from DECODE on; READ_DATA comes three cycles later and picks by space)
+        n_words = (N + 31) // 32
+        spike_words = Array(spikes[32 * i:min(32 * i + 32, N)] for i in range(n_words))
+        read_config, read_rule, read_kernel, read_spikes, read_units = (
+            Signal(64, name=f"read_{n}") for n in ("config", "rule", "kernel", "spikes", "units"))
+        m.d.sync += [read_config.eq(Array(config)[c_addr[:3]]),
+                     read_rule.eq(rules[c_addr[:p.rule_bits]]),
+                     read_kernel.eq(kernel[c_addr[:max(_log2(H), 1)]]),
+                     read_spikes.eq(spike_words[c_addr[:max(_log2(n_words), 1)]]),
+                     read_units.eq(nu.access.rdata | au.access.rdata)]
+
         # -- host writes: requested by the WRITE state, carried out a cycle later from
         # registers (c_space, c_addr and c_data hold until the next command)
         syn_host_wr = Signal(syn.layout)
@@ -453,11 +465,9 @@ class SALCore(wiring.Component):
                     m.next = "READ_DATA"
             with m.State("READ_DATA"):
                 word = syn.rd[0]
-                n_words = (N + 31) // 32
-                spike_words = Array(spikes[32 * i:min(32 * i + 32, N)] for i in range(n_words))
                 with m.Switch(c_space):
                     with m.Case(Space.CONFIG):
-                        m.d.sync += rsp_data.eq(Array(config)[c_addr[:3]])
+                        m.d.sync += rsp_data.eq(read_config)
                     with m.Case(Space.WEIGHT):
                         m.d.sync += rsp_data.eq(word.weight.as_unsigned())
                     with m.Case(Space.ACC):
@@ -465,13 +475,13 @@ class SALCore(wiring.Component):
                     with m.Case(Space.RULE_INDEX):
                         m.d.sync += rsp_data.eq(word.rule)
                     with m.Case(Space.RULES):
-                        m.d.sync += rsp_data.eq(rules[c_addr[:p.rule_bits]])
+                        m.d.sync += rsp_data.eq(read_rule)
                     with m.Case(Space.KERNEL):
-                        m.d.sync += rsp_data.eq(kernel[c_addr[:max(_log2(H), 1)]])
+                        m.d.sync += rsp_data.eq(read_kernel)
                     with m.Case(Space.SPIKES):
-                        m.d.sync += rsp_data.eq(spike_words[c_addr[:max(_log2(n_words), 1)]])
+                        m.d.sync += rsp_data.eq(read_spikes)
                     with m.Default():
-                        m.d.sync += rsp_data.eq(nu.access.rdata | au.access.rdata)
+                        m.d.sync += rsp_data.eq(read_units)
                 m.next = "RESPOND"
 
             with m.State("WRITE_READ"):   # synapse words are read-modify-write: the write-back
