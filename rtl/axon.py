@@ -2,12 +2,12 @@
 
 One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in six stages:
 stage 0 reads the history (and the axon's PSP flag); stage 1 registers
-both; stage 2 shifts the spike in (spec section 3, step 5), writes the
-history back, recomputes the PSP flag for the next step and whether the
-PSP stops; stage 3 registers the new history for the trace
-(:class:`.trace.KernelTrace`, two stages); stage 5 gives the pre trace X_a
-(``x_*`` outputs) and ``end`` for axon ``x_a``, :data:`AXON_LATENCY`
-cycles after ``valid``.  With ``resync``
+both; stage 2 shifts the spike in (spec section 3, step 5) and writes the
+history back; stage 3 takes the new history from a register for the PSP
+flag of the next step (updated at the end of stage 3), whether the PSP
+stops, and the trace (:class:`.trace.KernelTrace`, two stages); stage 5
+gives the pre trace X_a (``x_*`` outputs) and ``end`` for axon ``x_a``,
+:data:`AXON_LATENCY` cycles after ``valid``.  With ``resync``
 the history is not shifted and ``end`` flags every active PSP instead
 (used to rebuild the synaptic inputs after the host changed state).
 
@@ -76,22 +76,26 @@ class AxonUnit(wiring.Component):
 
         m.submodules.trace = trace = KernelTrace(H, p.kernel_bits)
         new_hist = Signal(H)
+        m.d.comb += new_hist.eq(Mux(self.resync, hist, Cat(s2_spike, hist[:H - 1])))
+        with m.If(s2_valid):
+            m.d.comb += [wp.addr.eq(s2_a), wp.data.eq(new_hist), wp.en.eq(~self.resync)]
+
+        # stage 3: the new history from a register: PSP flag, end, the trace's input
+        h3, valid3, a3, psp_old3 = (delayed(m, v, 1, n) for v, n in (
+            (new_hist, "new_hist"), (s2_valid, "valid"), (s2_a, "a"), (s2_psp_old, "psp_old")))
         psp_new = Signal()
-        after = 1 + TRACE_LATENCY   # stage 2 -> x: the new history registered, then the trace
         m.d.comb += [
-            new_hist.eq(Mux(self.resync, hist, Cat(s2_spike, hist[:H - 1]))),
-            psp_new.eq((new_hist & window) != 0),
-            trace.hist.eq(delayed(m, new_hist, 1, "new_hist")),
+            psp_new.eq((h3 & window) != 0),
+            trace.hist.eq(h3),
             trace.kernel.eq(self.kernel),
-            self.end.eq(delayed(m, s2_valid & Mux(self.resync, psp_new, s2_psp_old & ~psp_new),
-                                after, "end")),
-            self.x_valid.eq(delayed(m, s2_valid, after, "x_valid")),
-            self.x_a.eq(delayed(m, s2_a, after, "x_a")),
+            self.end.eq(delayed(m, valid3 & Mux(self.resync, psp_new, psp_old3 & ~psp_new),
+                                TRACE_LATENCY, "end")),
+            self.x_valid.eq(delayed(m, valid3, TRACE_LATENCY, "x_valid")),
+            self.x_a.eq(delayed(m, a3, TRACE_LATENCY, "x_a")),
             self.x.eq(trace.trace),
         ]
-        with m.If(s2_valid):
-            m.d.sync += self.psp.bit_select(s2_a, 1).eq(psp_new)
-            m.d.comb += [wp.addr.eq(s2_a), wp.data.eq(new_hist), wp.en.eq(~self.resync)]
+        with m.If(valid3):
+            m.d.sync += self.psp.bit_select(a3, 1).eq(psp_new)
 
         with m.If(acc.space == Space.AXON_HIST):
             m.d.comb += acc.rdata.eq(hist)

@@ -4,7 +4,7 @@ One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)), streamed with
 bubbles as the core drives the unit: an axon entering in cycle c has
 ``x_valid``/``x_a``/``x`` and ``end`` in cycle c + AXON_LATENCY (and no other
 cycle has ``x_valid`` or ``end``); its PSP flag is updated at the end of cycle
-c + 2, so ``psp``, checked in every cycle, shows it from cycle c + 3 on.
+c + 3, so ``psp``, checked in every cycle, shows it from cycle c + 4 on.
 Access reads give the data two cycles after the address.  Python model of
 docs/spec.md section 3 (steps 1 and 5) as the unit computes it for the
 *next* step:
@@ -26,7 +26,7 @@ from sal_hw.rtl.axon import AXON_LATENCY, AxonUnit
 
 P_WIDE = CoreParams(neurons=8, axons=16, history=8)
 P_DEEP = CoreParams(neurons=8, axons=8, history=16, kernel_bits=12)
-PSP_SHOWN = 3       # cycles from ``valid`` to the first cycle whose ``psp`` has the axon's flag
+PSP_SHOWN = 4       # cycles from ``valid`` to the first cycle whose ``psp`` has the axon's flag
 
 
 class Model:
