@@ -1,11 +1,16 @@
-"""The open-flow build end to end (Yosys, nextpnr-ecp5, ecppack from YoWASP) on a small chip.
+"""The open-flow build end to end (Yosys, nextpnr-ecp5, ecppack from YoWASP) on one core of the ULX3S chip.
 
-The boards' own configurations do not build usefully yet (docs/boards.md:
-the UP5K one does not fit, the ULX3S one is far from its clock and takes
-tens of minutes to route), so this checks the flow and its report on the
-iCEBreaker's small chip built for the LFE5U-85F, about 90 s: a bitstream,
-resources parsed from nextpnr, Fmax per clock and the verdicts computed
-from them.
+The ULX3S configuration is 4 cores of 64 neurons x 256 axons with 4 lanes;
+its full build takes about 40 minutes of place and route on a 2-core
+machine, too long for CI (docs/boards.md records it).  CI builds the same
+board top with **one** of those cores (same core parameters, lanes, host
+interface, router, UART, PLL) for the LFE5U-85F, about 5 minutes: a
+bitstream, resources parsed from nextpnr, the routed Fmax and the verdicts
+computed from them.
+
+The clock floor below is a regression guard for the core's pipelining
+(before it, this core routed at about 33 MHz); it is not the 100 MHz
+target, which ``meets_timing`` reports and docs/boards.md tracks.
 """
 
 import json
@@ -14,20 +19,25 @@ from dataclasses import replace
 from sal_hw.boards.build import build_board, summary
 from sal_hw.boards.top import BOARDS
 
+#: routed Fmax of this build must not fall below this (MHz); measured 86-91 MHz
+FMAX_FLOOR_MHZ = 80.0
 
-def test_small_chip_builds_for_the_ecp5(tmp_path):
-    cfg = replace(BOARDS["ulx3s-85f"], params=BOARDS["icebreaker"].params, cores=1, lanes=1,
-                  route_entries=64, inject_depth=16, notes="flow check")
+
+def test_one_ulx3s_core_builds_for_the_ecp5(tmp_path):
+    cfg = replace(BOARDS["ulx3s-85f"], cores=1, notes="one core of the ULX3S configuration")
     report = build_board("ulx3s-85f", tmp_path, config=cfg)
     assert json.loads((tmp_path / "report.json").read_text()) == report
     assert report["bitstream"] and report["bitstream_bytes"] > 100_000
+    assert (report["cores"], report["neurons"], report["axons"], report["lanes"]) == (1, 64, 256, 4)
     res = report["resources"]
-    assert 2_000 < res["lut4"]["used"] < res["lut4"]["available"] == 83_640
-    assert res["bram_18kbit"]["used"] >= 1 and res["pll"]["used"] == 1
+    assert 5_000 < res["lut4"]["used"] < res["lut4"]["available"] == 83_640
+    assert res["bram_18kbit"]["used"] >= 8 and res["pll"]["used"] == 1
     assert report["fits"]
     (clock, fmax), = report["fmax_mhz"].items()
-    assert fmax["constraint"] == 100.0 and fmax["achieved"] > 10
+    assert fmax["constraint"] == 100.0
+    assert fmax["achieved"] >= FMAX_FLOOR_MHZ, summary(report)
     assert report["meets_timing"] == (fmax["achieved"] >= 100.0)
     assert report["core_fmax_mhz"] == fmax["achieved"]
     text = summary(report)
+    print(text)   # pytest -s shows the build's one-screen summary
     assert "fits: yes" in text and f"{fmax['achieved']:.1f} MHz achieved" in text
