@@ -42,7 +42,7 @@ port (decode, range checks and the registers: configuration, rule table,
 kernel, last spikes).
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -156,7 +156,7 @@ class SALCore(wiring.Component):
         p, L = self._p, self._lanes
         N, A, H = p.neurons, p.axons, p.history
         NW, AG = N // L, A // L
-        nb, ab, lb = _log2(N), _log2(A), _log2(L)
+        nb, ab = _log2(N), _log2(A)
         tw = trace_width(H, p.kernel_bits)
 
         m.submodules.synapses = syn = SynapseMemory(p, L, WALK_DELAY)

@@ -23,7 +23,7 @@ spike history (bit k-1 = spike k steps ago), last potential, spike count;
 plus the activation LUT.  All are host-visible through ``access``.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out

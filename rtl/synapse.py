@@ -74,7 +74,7 @@ class SynapseMemory(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p, L = self._p, self._L
+        L = self._L
         NW, AG = self.NW, self.AG
         lb, nwb, agb = _log2(L), _log2(NW), _log2(AG)
         ports = []
