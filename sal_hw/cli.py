@@ -610,7 +610,12 @@ def _transpose_partner(name, weights):
 def cmd_build(args):
     from sal_hw.boards.build import build_board, summary
     out = args.out or Path("out") / "boards" / args.board
-    report = build_board(args.board, out, f_core=args.clock * 1e6 if args.clock else None)
+    from sal_hw.boards.build import BuildError
+    try:
+        report = build_board(args.board, out, f_core=args.clock * 1e6 if args.clock else None)
+    except BuildError as e:
+        print(f"{PROG}: build failed: {e}", file=sys.stderr)
+        return 1
     print(summary(report))
     print(f"\nwrote {out / 'report.json'}")
     return 0 if report["fits"] and report["meets_timing"] else 1

@@ -65,3 +65,38 @@ def test_unknown_board_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["build", "--board", "de10-nano"])
     assert "invalid choice: 'de10-nano'" in capsys.readouterr().err
+
+
+# nextpnr-ice40's utilization table when the design is too big (the iCEBreaker build, 2026-11-24)
+_OVERFULL_LOG = """Info: Device utilisation:
+Info: \t         ICESTORM_LC:    9373/   5280   177%
+Info: \t        ICESTORM_RAM:      37/     30   123%
+Info: \t               SB_IO:       6/     39    15%
+Info: \t               SB_GB:       8/      8   100%
+"""
+
+
+def test_overused_resources_are_named():
+    from sal_hw.boards.build import overused
+    assert overused(_OVERFULL_LOG) == [("ICESTORM_LC", 9373, 5280), ("ICESTORM_RAM", 37, 30)]
+    assert overused(_OVERFULL_LOG.replace("9373", "5280").replace("37/", "30/")) == []
+
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")   # the stand-in never elaborates
+def test_a_build_that_does_not_fit_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    """The tools stopping (nextpnr refuses an over-full design) is an error message and exit 1."""
+    import subprocess
+
+    from amaranth.build.plat import Platform
+
+    from sal_hw.cli import main
+
+    def refuse(self, top, name, build_dir, **kwargs):
+        (tmp_path / f"{name}.tim").write_text(_OVERFULL_LOG)
+        raise subprocess.CalledProcessError(125, ["sh", f"build_{name}.sh"])
+
+    monkeypatch.setattr(Platform, "build", refuse)
+    assert main(["build", "--board", "icebreaker", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "does not fit the part: ICESTORM_LC 9,373 of 5,280, ICESTORM_RAM 37 of 30" in err
+    assert "Traceback" not in err and not (tmp_path / "report.json").exists()
