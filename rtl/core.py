@@ -412,6 +412,22 @@ class SALCore(wiring.Component):
                     m.d.sync += [axon_spikes.bit_select(event, 1).eq(1), a_count.eq(a_count + 1)]
                     m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(event), al_w.en.eq(1)]
 
+        def waiting_states(name, cycles, then, each):
+            """``name`` and ``name``_WAIT: ``each()`` in each of ``cycles`` cycles, then ``then``."""
+            with m.State(name):
+                each()
+                m.d.sync += wait.eq(cycles - 2)
+                m.next = f"{name}_WAIT"
+            with m.State(f"{name}_WAIT"):
+                each()
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    m.next = then
+
+        def request_row_trace():
+            m.d.comb += [r_bank["xb", "sel_one"].eq(1), r_bank["xb", "one_addr"].eq(cur)]
+            m.d.sync += row_start.eq(~au.psp.bit_select(cur, 1))
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(1)
@@ -454,15 +470,8 @@ class SALCore(wiring.Component):
                         m.next = "RESPOND"
 
             # ---- access port ------------------------------------------------------------
-            with m.State("READ"):        # a synapse word is on syn.rd READ_DELAY cycles later
-                access_synapse()
-                m.d.sync += wait.eq(READ_DELAY - 2)
-                m.next = "READ_WAIT"
-            with m.State("READ_WAIT"):
-                access_synapse()
-                m.d.sync += wait.eq(wait - 1)
-                with m.If(wait == 0):
-                    m.next = "READ_DATA"
+            # a synapse word is on syn.rd READ_DELAY cycles after its request
+            waiting_states("READ", READ_DELAY, "READ_DATA", access_synapse)
             with m.State("READ_DATA"):
                 word = syn.rd[0]
                 with m.Switch(c_space):
@@ -484,15 +493,9 @@ class SALCore(wiring.Component):
                         m.d.sync += rsp_data.eq(read_units)
                 m.next = "RESPOND"
 
-            with m.State("WRITE_READ"):   # synapse words are read-modify-write: the write-back
-                access_synapse()          # comes WALK_DELAY cycles after the address
-                m.d.sync += wait.eq(REQUEST_DELAY + WALK_DELAY - 3)
-                m.next = "WRITE_WAIT"
-            with m.State("WRITE_WAIT"):
-                access_synapse()
-                m.d.sync += wait.eq(wait - 1)
-                with m.If(wait == 0):
-                    m.next = "WRITE"
+            # synapse words are read-modify-write: WRITE requests the write-back for the
+            # cycle WALK_DELAY after the synapse memory saw the address
+            waiting_states("WRITE_READ", REQUEST_DELAY + WALK_DELAY - 1, "WRITE", access_synapse)
             with m.State("WRITE"):       # requests: the writes land in the next cycle
                 access_synapse()
                 m.d.sync += dirty.eq(1)
@@ -584,15 +587,8 @@ class SALCore(wiring.Component):
             with m.State("ROW_SETUP"):
                 m.d.sync += [cur.eq(al_r.data), sub.eq(0)]
                 m.next = "ROW_TRACE"
-            with m.State("ROW_TRACE"):   # the axon's pre trace (READ_DELAY) and PSP flag
-                m.d.comb += [r_bank["xb", "sel_one"].eq(1), r_bank["xb", "one_addr"].eq(cur)]
-                m.d.sync += [row_start.eq(~au.psp.bit_select(cur, 1)),
-                             wait.eq(READ_DELAY - 2)]
-                m.next = "ROW_TRACE_WAIT"
-            with m.State("ROW_TRACE_WAIT"):
-                m.d.sync += wait.eq(wait - 1)
-                with m.If(wait == 0):
-                    m.next = "ROW_LATCH"
+            # the axon's pre trace (READ_DELAY) and PSP flag
+            waiting_states("ROW_TRACE", READ_DELAY, "ROW_LATCH", request_row_trace)
             with m.State("ROW_LATCH"):
                 m.d.sync += x_latch.eq(xb.one_rd)
                 m.next = "ROW_WALK"
