@@ -394,11 +394,24 @@ class SALCore(wiring.Component):
 
         # -- the state machine ---------------------------------------------------------------------
         idx = Signal(max(A, N, NW, AG).bit_length() + 2)
+        # The lists are read at ``idx`` in every state (the FETCH states use the word), so
+        # that no state decode sits in front of their read addresses.
+        m.d.comb += [nl_r.addr.eq(idx), al_r.addr.eq(idx), el_r.addr.eq(idx)]
         sub = Signal(max(NW, AG).bit_length() + 1)
         cur = Signal(max(ab, nb, 1))
         x_latch = Signal(tw)
         row_start = Signal()      # the row's axon starts a PSP
         wait = Signal(range(REQUEST_DELAY + WALK_DELAY))
+
+        # STEP clears the spike vectors through registered pulses: one flip-flop, not the
+        # state decode, fans out to their N + A bits.  They land in the first cycle of
+        # NEURON or RESYNC_CLEAR, before anything sets or reads a spike.
+        clear_spikes, clear_axon_spikes = Signal(), Signal()
+        m.d.sync += [clear_spikes.eq(0), clear_axon_spikes.eq(0)]
+        with m.If(clear_spikes):
+            m.d.sync += spikes.eq(0)
+        with m.If(clear_axon_spikes):
+            m.d.sync += axon_spikes.eq(0)
 
         if not self._loopback:
             # An axon event is taken into a register (ready depends on the state only) and
@@ -520,12 +533,12 @@ class SALCore(wiring.Component):
             with m.State("STEP"):
                 m.d.sync += [idx.eq(0), sub.eq(0), n_count.eq(0), a_count.eq(0), e_count.eq(0)]
                 with m.If(dirty):
-                    m.d.sync += resync.eq(1)
+                    m.d.sync += [resync.eq(1), clear_axon_spikes.eq(1)]
                     m.next = "RESYNC_CLEAR"
                 with m.Elif(run_over):
                     m.next = "APPLY"
                 with m.Else():
-                    m.d.sync += [spikes.eq(0), axon_spikes.eq(0)]
+                    m.d.sync += [clear_spikes.eq(1), clear_axon_spikes.eq(1)]
                     m.next = "NEURON"
 
             with m.State("RESYNC_CLEAR"):
@@ -533,7 +546,7 @@ class SALCore(wiring.Component):
                              ib.lanes_we.eq((1 << L) - 1)]
                 m.d.sync += idx.eq(idx + 1)
                 with m.If(idx == NW - 1):
-                    m.d.sync += [idx.eq(0), axon_spikes.eq(0)]
+                    m.d.sync += idx.eq(0)
                     m.next = "AXONS"
 
             with m.State("NEURON"):
@@ -558,7 +571,6 @@ class SALCore(wiring.Component):
 
                 with m.State("EMIT_FETCH"):
                     take_axon_events()
-                    m.d.comb += nl_r.addr.eq(idx)
                     with m.If(idx == n_count):
                         m.d.sync += idx.eq(0)
                         m.next = "ROUTE"
@@ -566,7 +578,7 @@ class SALCore(wiring.Component):
                         m.next = "EMIT_SEND"
                 with m.State("EMIT_SEND"):
                     take_axon_events()
-                    m.d.comb += [nl_r.addr.eq(idx), self.spike_out.valid.eq(1),
+                    m.d.comb += [self.spike_out.valid.eq(1),
                                  self.spike_out.payload.eq(nl_r.data)]
                     with m.If(self.spike_out.ready):
                         m.d.sync += idx.eq(idx + 1)
@@ -578,7 +590,6 @@ class SALCore(wiring.Component):
                         m.next = "ROW_FETCH"
 
             with m.State("ROW_FETCH"):
-                m.d.comb += al_r.addr.eq(idx)
                 with m.If(idx == a_count):
                     m.d.sync += idx.eq(0)
                     m.next = "COLUMN_FETCH"
@@ -602,7 +613,6 @@ class SALCore(wiring.Component):
                         m.next = "ROW_FETCH"
 
             with m.State("COLUMN_FETCH"):
-                m.d.comb += nl_r.addr.eq(idx)
                 with m.If(idx == n_count):
                     m.d.sync += idx.eq(0)
                     m.next = "AXONS"
@@ -629,7 +639,6 @@ class SALCore(wiring.Component):
                     m.next = "END_FETCH"
 
             with m.State("END_FETCH"):
-                m.d.comb += el_r.addr.eq(idx)
                 with m.If((idx == e_count) & (drain == 0)):
                     m.d.sync += idx.eq(0)
                     with m.If(resync):

@@ -1,6 +1,6 @@
 """Neuron unit: potential, activation LUT, PRNG, refractoriness, spike history and post trace.
 
-One neuron enters per cycle (``valid``, ``n``) and flows through seven
+One neuron enters per cycle (``valid``, ``n``) and flows through nine
 stages (spec section 3, steps 1-2 and the neuron half of 5); block-RAM
 outputs are registered before use and no stage has more than one carry
 chain and a few LUT levels:
@@ -8,15 +8,19 @@ chain and a few LUT levels:
 * stage 0: read addresses for bias, PRNG state, refractory counter,
   history and spike counter; the core reads the synaptic input I_n;
 * stage 1: the memories' words into registers;
-* stage 2: ``u = sat(b + I)`` (I_n arrives now, from the core's
-  registered banks); PRNG advance and write-back; the post trace starts
-  (:class:`.trace.KernelTrace`, two stages);
-* stage 3: potential write; ``(u >> lut_shift) + depth/2``;
-* stage 4: saturate to the LUT address; post trace Y_n (``y_*`` outputs,
-  :data:`Y_LATENCY`);
-* stage 5: the LUT entry into a register;
-* stage 6: spike decision; refractory, counter and history write-back
-  (``spike_*`` outputs, :data:`NEURON_LATENCY` cycles after ``valid``).
+* stage 2: ``b + I`` (I_n arrives now, from the core's registered banks
+  through its lane multiplexer); PRNG advance and write-back; the post
+  trace starts (:class:`.trace.KernelTrace`, two stages);
+* stage 3: saturated to ``u``;
+* stage 4: potential write; ``(u >> lut_shift) + depth/2``; post trace Y_n
+  (``y_*`` outputs, :data:`Y_LATENCY`);
+* stage 5: saturate to the LUT address;
+* stage 6: the LUT entry into a register;
+* stage 7: spike decision (a 16-bit compare, registered);
+* stage 8: refractory, counter and history write-back (``spike_*``
+  outputs, :data:`NEURON_LATENCY` cycles after ``valid``).  The decision
+  drives memories and the core's spike lists, so it starts this stage
+  from a register.
 
 Memories (one word per neuron): bias, PRNG state, refractory counter,
 spike history (bit k-1 = spike k steps ago), last potential, spike count;
@@ -38,7 +42,9 @@ from .trace import TRACE_LATENCY, KernelTrace, trace_width
 __all__ = ["NeuronUnit", "NEURON_LATENCY", "Y_LATENCY"]
 
 #: cycles from ``valid`` to ``spike_valid``, and to ``y_valid``
-NEURON_LATENCY = 6
+NEURON_LATENCY = 8
+#: the stage that decides the spike
+DECIDE = NEURON_LATENCY - 1
 Y_LATENCY = 2 + TRACE_LATENCY
 
 
@@ -116,40 +122,46 @@ class NeuronUnit(wiring.Component):
         # stage 2
         m.submodules.prng = prng = Xorshift32()
         m.submodules.trace = trace = KernelTrace(H, p.kernel_bits)
-        u = Signal(signed(p.u_bits))
-        m.d.sync += u.eq(_sat(q[Space.BIAS] + self.isyn, ulo, uhi))
+        u_sum = Signal(signed(max(p.bias_bits, SYN_INPUT_BITS) + 1))
+        m.d.sync += u_sum.eq(q[Space.BIAS] + self.isyn)
         m.d.comb += [prng.state.eq(q[Space.SEED]), trace.hist.eq(q[Space.NEURON_HIST]),
                      trace.kernel.eq(self.kernel)]
         with m.If(valid[2]):
             m.d.comb += [seed_w.addr.eq(n[2]), seed_w.data.eq(prng.next), seed_w.en.eq(1)]
-        rand = delayed(m, prng.next[32 - p.lut_width:], NEURON_LATENCY - 2, "rand")
+        rand = delayed(m, prng.next[32 - p.lut_width:], DECIDE - 2, "rand")
         hist = delayed(m, q[Space.NEURON_HIST], NEURON_LATENCY - 2, "hist")
         # the refractory and count updates of both outcomes, ready before the decision
-        refr = delayed(m, q[Space.REFRACTORY], NEURON_LATENCY - 3, "refr")
-        cnt = delayed(m, q[Space.SPIKE_COUNT], NEURON_LATENCY - 3, "cnt")
+        refr = delayed(m, q[Space.REFRACTORY], DECIDE - 3, "refr")
+        cnt = delayed(m, q[Space.SPIKE_COUNT], DECIDE - 3, "cnt")
         refr_zero, refr_next, cnt_next = Signal(), Signal(8), Signal(32)
         m.d.sync += [refr_zero.eq(refr == 0), refr_next.eq(Mux(refr == 0, 0, refr - 1)),
                      cnt_next.eq(Mux(cnt != 0xFFFFFFFF, cnt + 1, cnt))]
-        cnt = delayed(m, cnt, 1, "cnt_stay")
+        refr_next = delayed(m, refr_next, NEURON_LATENCY - DECIDE, "refr_next")
+        cnt_next = delayed(m, cnt_next, NEURON_LATENCY - DECIDE, "cnt_next")
+        cnt = delayed(m, cnt, NEURON_LATENCY - DECIDE + 1, "cnt_stay")
 
         # stage 3
+        u = Signal(signed(p.u_bits))
+        m.d.sync += u.eq(_sat(u_sum, ulo, uhi))
+
+        # stage 4
         shifted = Signal(signed(max(p.u_bits, p.lut_bits) + 2))
         m.d.sync += shifted.eq((u >> self.lut_shift) + (p.lut_depth >> 1))
         m.d.comb += [self.y_valid.eq(valid[Y_LATENCY]), self.y_n.eq(n[Y_LATENCY]),
                      self.y.eq(trace.trace)]
-        with m.If(valid[3]):
-            m.d.comb += [pot_w.addr.eq(n[3]), pot_w.data.eq(u), pot_w.en.eq(1)]
+        with m.If(valid[4]):
+            m.d.comb += [pot_w.addr.eq(n[4]), pot_w.data.eq(u), pot_w.en.eq(1)]
 
-        # stage 4: the LUT address; stage 5: its entry
-        m.d.comb += lut_r.addr.eq(Mux(valid[4], _sat(shifted, 0, p.lut_depth - 1), acc.addr))
+        # stage 5: the LUT address; stage 6: its entry
+        m.d.comb += lut_r.addr.eq(Mux(valid[5], _sat(shifted, 0, p.lut_depth - 1), acc.addr))
 
-        # stage 6
-        s = NEURON_LATENCY
+        # stage 7: the decision; stage 8: its write-backs
         lut = q[Space.LUT]
         fire = Signal()
         certain = (1 << p.lut_width) - 1
+        m.d.sync += fire.eq(refr_zero & ((rand < lut) | (lut == certain)))
+        s = NEURON_LATENCY
         m.d.comb += [
-            fire.eq(refr_zero & ((rand < lut) | (lut == certain))),
             self.spike_valid.eq(valid[s]), self.spike_n.eq(n[s]), self.spike.eq(fire),
         ]
         with m.If(valid[s]):

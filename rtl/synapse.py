@@ -77,13 +77,22 @@ class SynapseMemory(wiring.Component):
         L = self._L
         NW, AG = self.NW, self.AG
         lb, nwb, agb = _log2(L), _log2(NW), _log2(AG)
+        depth, width = self.A * NW, self.layout.size
+        # Deeper than 2,048 words, Yosys would build a bank from block RAMs stacked in depth
+        # and multiplex their outputs in front of the bank's register; on the ECP5 (5.8 ns
+        # from clock to a DP16KD's output) that leaves no room at 100 MHz.  So such a bank is
+        # made of bit slices as narrow as one DP16KD is at that depth (4,096 x 4, ...): one
+        # block RAM more a bank, no multiplexer.
+        slice_bits = width if depth <= 2048 else max(1, 16384 // (1 << _log2(depth)))
         ports = []
         for b in range(L):
-            mem = Memory(shape=self.layout, depth=self.A * NW, init=[])
-            m.submodules[f"bank{b}"] = mem
-            wp = mem.write_port()
-            rp = mem.read_port(transparent_for=(wp,))
-            ports.append((rp, wp))
+            slices = [Memory(shape=min(slice_bits, width - lo), depth=depth, init=[])
+                      for lo in range(0, width, slice_bits)]
+            for i, mem in enumerate(slices):
+                m.submodules[f"bank{b}" if len(slices) == 1 else f"bank{b}_{i}"] = mem
+            wps = [mem.write_port() for mem in slices]
+            rps = [mem.read_port(transparent_for=(wp,)) for mem, wp in zip(slices, wps)]
+            ports.append((rps, wps))
 
         # Stage 0: per-bank addresses and the rotation, carried to the read and the write.
         D = self.write_delay
@@ -110,24 +119,26 @@ class SynapseMemory(wiring.Component):
                     m.d.comb += addr.eq(Cat(n_word[:nwb], a) if nwb else a)
                     if lb:
                         m.d.comb += rot.eq((a + n)[:lb])
-            m.d.comb += ports[b][0].addr.eq(addr)
+            m.d.comb += [rp.addr.eq(addr) for rp in ports[b][0]]
             addrs.append(addr)
         rd_rot = delayed(m, rot, 2, "rd_rot")
         wr_rot = delayed(m, rd_rot, D - 2, "wr_rot")
 
         # Stage 1: the banks' words into registers; stage 2: banks to lanes.
         bank_q = [Signal(self.layout, name=f"bank_q{b}") for b in range(L)]
-        m.d.sync += [q.eq(rp.data) for q, (rp, _) in zip(bank_q, ports)]
+        m.d.sync += [q.eq(Cat(rp.data for rp in rps)) for q, (rps, _) in zip(bank_q, ports)]
         bank_data = Array(bank_q)
         for j in range(L):
             m.d.comb += self.rd[j].eq(bank_data[(rd_rot + j)[:lb]] if lb else bank_q[0])
         # Stage D: lanes back to banks.
         for b in range(L):
             j = (Const(b, lb) - wr_rot)[:lb] if lb else 0
-            wp = ports[b][1]
-            m.d.comb += [
-                wp.addr.eq(delayed(m, addrs[b], D, f"wr_addr{b}")),
-                wp.data.eq(Array(self.wr[i] for i in range(L))[j] if lb else self.wr[0]),
-                wp.en.eq(self.we.bit_select(j, 1) if lb else self.we[0]),
-            ]
+            word = Signal(self.layout, name=f"wr_word{b}")
+            wr_addr = delayed(m, addrs[b], D, f"wr_addr{b}")
+            m.d.comb += word.eq(Array(self.wr[i] for i in range(L))[j] if lb else self.wr[0])
+            for i, wp in enumerate(ports[b][1]):
+                lo = i * slice_bits
+                m.d.comb += [wp.addr.eq(wr_addr),
+                             wp.data.eq(word.as_value()[lo:lo + len(wp.data)]),
+                             wp.en.eq(self.we.bit_select(j, 1) if lb else self.we[0])]
         return m

@@ -31,7 +31,12 @@ SHAPES = [
     (CoreParams(neurons=8, axons=16, history=8), 4),
     (CoreParams(neurons=8, axons=16, history=8), 8),    # one word per row
 ]
-CONFIGS = [(p, L, D) for p, L in SHAPES for D in DELAYS]
+#: banks deeper than 2,048 words are built of bit slices (rtl/synapse.py): at the core's delay
+DEEP = [
+    (CoreParams(neurons=16, axons=256, history=8), 2),  # 2,048 words a bank: one memory
+    (CoreParams(neurons=8, axons=512, history=8), 1),   # 4,096 words a bank: 4-bit slices
+]
+CONFIGS = [(p, L, D) for p, L in SHAPES for D in DELAYS] + [(p, L, WALK_DELAY) for p, L in DEEP]
 IDS = [f"N{p.neurons}A{p.axons}L{L}D{D}" for p, L, D in CONFIGS]
 
 
