@@ -21,10 +21,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.params import CoreParams
 from ..rtl.chip import SALChip
+from ..rtl.pipeline import delayed
 from ..rtl.uart import UART
 from .pll import PLL, ecp5_pll, ice40_pll
 
 __all__ = ["BoardConfig", "BOARDS", "BoardTop"]
+
+
+#: registers between the status logic and the LED pins
+LED_REGISTERS = 3
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,11 @@ class BoardTop(wiring.Component):
             m.d.sync += activity.eq(int(self.f_core // 50))
         with m.Elif(activity != 0):
             m.d.sync += activity.eq(activity - 1)
-        m.d.comb += [leds[0].eq(heartbeat), leds[1].eq(activity != 0),
-                     leds[2].eq((uart.framing_errors != 0) | (uart.overruns != 0))]
+        status = Signal(3)
+        m.d.comb += [status[0].eq(heartbeat), status[1].eq(activity != 0),
+                     status[2].eq((uart.framing_errors != 0) | (uart.overruns != 0))]
+        # The LED pins can be a whole die away from the logic that drives them: three
+        # registers on the way let the placer cover the distance in steps (a single
+        # register-to-pin hop was the 4-core ULX3S build's critical path, 19 ns of routing).
+        m.d.comb += leds.eq(delayed(m, status, LED_REGISTERS, "led"))
         return m

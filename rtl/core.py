@@ -53,7 +53,7 @@ from .banks import LaneBanks
 from .command import Op, command_signature, response_signature
 from .axon import AXON_LATENCY, AxonUnit
 from .neuron import NEURON_LATENCY, NeuronUnit
-from .pipeline import delayed
+from .pipeline import delayed, selected_bit
 from .plasticity import PLASTICITY_STAGES, SYN_INPUT_BITS, PlasticityUnit, Work
 from .synapse import SynapseMemory, Walk
 from .trace import trace_width
@@ -220,12 +220,12 @@ class SALCore(wiring.Component):
 
         # -- the walks: requested in cycle c, read data at c + 1 + 2, write-back at c + 1 + D --
         # The control of each issued word travels beside the data (pipeline.delayed).
+        idx = Signal(max(A, N, NW, AG).bit_length() + 2)   # the state machine's index
         i_work = Signal(3)         # Work.NONE unless a walk issues this cycle
         wbits, gbits = max(_log2(NW), 1), max(_log2(AG), 1)
         i_w = Signal(wbits)
         i_x = Signal(tw)
         i_start = Signal()
-        i_psp = Signal()
         m.d.comb += [
             pu.work.eq(delayed(m, i_work, READ_DELAY, "work")),
             pu.syn.eq(syn.rd),
@@ -239,7 +239,9 @@ class SALCore(wiring.Component):
             pu.pre_spike.eq(delayed(m, axon_spikes.word_select(syn.g[:gbits], L) if AG > 1
                                     else axon_spikes, READ_DELAY - REQUEST_DELAY, "pre_spike")),
             pu.start.eq(delayed(m, i_start, READ_DELAY, "start")),
-            pu.psp.eq(delayed(m, i_psp, READ_DELAY, "psp")),
+            # APPLY's row has an active PSP (only APPLY uses it): row idx's flag
+            pu.psp.eq(delayed(m, selected_bit(m, au.psp, idx[:max(ab, 1)], "apply_psp"),
+                              READ_DELAY - 2, "psp")),
             syn.wr.eq(pu.syn_wr),
             syn.we.eq(pu.syn_we),
             ib.lanes_wr.eq(pu.isyn_wr),
@@ -393,7 +395,6 @@ class SALCore(wiring.Component):
                     m.d.sync += kernel[c_addr[:max(_log2(H), 1)]].eq(c_data)
 
         # -- the state machine ---------------------------------------------------------------------
-        idx = Signal(max(A, N, NW, AG).bit_length() + 2)
         # The lists are read at ``idx`` in every state (the FETCH states use the word), so
         # that no state decode sits in front of their read addresses.
         m.d.comb += [nl_r.addr.eq(idx), al_r.addr.eq(idx), el_r.addr.eq(idx)]
@@ -401,6 +402,7 @@ class SALCore(wiring.Component):
         cur = Signal(max(ab, nb, 1))
         x_latch = Signal(tw)
         row_start = Signal()      # the row's axon starts a PSP
+        row_psp = selected_bit(m, au.psp, cur, "row_psp")   # two cycles after ROW_SETUP
         wait = Signal(range(REQUEST_DELAY + WALK_DELAY))
 
         # STEP clears the spike vectors through registered pulses: one flip-flop, not the
@@ -439,7 +441,7 @@ class SALCore(wiring.Component):
 
         def request_row_trace():
             m.d.comb += [r_bank["xb", "sel_one"].eq(1), r_bank["xb", "one_addr"].eq(cur)]
-            m.d.sync += row_start.eq(~au.psp.bit_select(cur, 1))
+            m.d.sync += row_start.eq(~row_psp)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -682,7 +684,6 @@ class SALCore(wiring.Component):
                 a_cur = idx[:max(ab, 1)]
                 with m.If((sub != 0) | (row_gap == 0)):
                     issue_row(Work.APPLY, a_cur, sub[:wbits])
-                    m.d.comb += i_psp.eq(au.psp.bit_select(a_cur, 1))
                     m.d.sync += sub.eq(sub + 1)
                     with m.If(sub == NW - 1):
                         m.d.sync += [sub.eq(0), idx.eq(idx + 1)]
