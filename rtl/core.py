@@ -52,7 +52,7 @@ from ..golden.spaces import Config, Space, rule_word_bits, space_info
 from .banks import LaneBanks
 from .command import Op, command_signature, response_signature
 from .axon import AXON_LATENCY, AxonUnit
-from .neuron import NEURON_LATENCY, NeuronUnit
+from .neuron import NEURON_LATENCY, Y_LATENCY, NeuronUnit
 from .pipeline import delayed, selected_bit
 from .plasticity import PLASTICITY_STAGES, SYN_INPUT_BITS, PlasticityUnit, Work
 from .synapse import SynapseMemory, Walk
@@ -556,7 +556,8 @@ class SALCore(wiring.Component):
                     m.d.comb += [r_nu["valid"].eq(1), r_nu["n"].eq(idx),
                                  r_bank["ib", "sel_one"].eq(1), r_bank["ib", "one_addr"].eq(idx)]
                 m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == N - 1 + REQUEST_DELAY + NEURON_LATENCY):   # the last neuron leaves the unit
+                # the last neuron leaves the unit, and its post trace
+                with m.If(idx == N - 1 + REQUEST_DELAY + max(NEURON_LATENCY, Y_LATENCY)):
                     m.d.sync += idx.eq(0)
                     m.next = "ROW_FETCH" if self._loopback else "EMIT_FETCH"
 

@@ -5,22 +5,24 @@ stages (spec section 3, steps 1-2 and the neuron half of 5); block-RAM
 outputs are registered before use and no stage has more than one carry
 chain and a few LUT levels:
 
-* stage 0: read addresses for bias, PRNG state, refractory counter,
-  history and spike counter; the core reads the synaptic input I_n;
+* stage 0: read addresses for bias and PRNG state; the core reads the
+  synaptic input I_n;
 * stage 1: the memories' words into registers;
 * stage 2: ``b + I`` (I_n arrives now, from the core's registered banks
-  through its lane multiplexer); PRNG advance and write-back; the post
-  trace starts (:class:`.trace.KernelTrace`, two stages);
+  through its lane multiplexer); PRNG advance and write-back;
 * stage 3: saturated to ``u``;
-* stage 4: potential write; ``(u >> lut_shift) + depth/2``; post trace Y_n
-  (``y_*`` outputs, :data:`Y_LATENCY`);
+* stage 4: potential write; ``(u >> lut_shift) + depth/2``; refractory
+  counter and spike count read (each memory is read two stages before its
+  word is used, not carried down the pipeline);
 * stage 5: saturate to the LUT address;
-* stage 6: the LUT entry into a register;
+* stage 6: the LUT entry into a register; history read;
 * stage 7: spike decision (a 16-bit compare, registered);
 * stage 8: refractory, counter and history write-back (``spike_*``
   outputs, :data:`NEURON_LATENCY` cycles after ``valid``).  The decision
   drives memories and the core's spike lists, so it starts this stage
-  from a register.
+  from a register.  The post trace of the history as it was
+  (:class:`.trace.KernelTrace`, ``y_*`` outputs, :data:`Y_LATENCY`) comes
+  two cycles later.
 
 Memories (one word per neuron): bias, PRNG state, refractory counter,
 spike history (bit k-1 = spike k steps ago), last potential, spike count;
@@ -45,7 +47,7 @@ __all__ = ["NeuronUnit", "NEURON_LATENCY", "Y_LATENCY"]
 NEURON_LATENCY = 8
 #: the stage that decides the spike
 DECIDE = NEURON_LATENCY - 1
-Y_LATENCY = 2 + TRACE_LATENCY
+Y_LATENCY = NEURON_LATENCY + TRACE_LATENCY
 
 
 def _sat(value, lo, hi):
@@ -104,14 +106,20 @@ class NeuronUnit(wiring.Component):
         cnt_r, cnt_w = mems[Space.SPIKE_COUNT]
         lut_r, _ = mems[Space.LUT]
 
-        # stage 0
+        last = max(NEURON_LATENCY, Y_LATENCY)
+        valid = [self.valid] + [Signal(name=f"s{i}_valid") for i in range(1, last + 1)]
+        n = [self.n] + [Signal(range(N), name=f"s{i}_n") for i in range(1, last + 1)]
+        for i in range(1, last + 1):
+            m.d.sync += [valid[i].eq(valid[i - 1]), n[i].eq(n[i - 1])]
+        # Each memory is read at the stage that makes its word arrive (two cycles later)
+        # where it is used, rather than at stage 0 and carried down the pipeline: the
+        # history (H bits) and the counts would otherwise fill delay lines.
+        read_stage = {Space.REFRACTORY: DECIDE - 3, Space.SPIKE_COUNT: DECIDE - 3,
+                      Space.NEURON_HIST: NEURON_LATENCY - 2}
         for space, (rp, _) in mems.items():
             if space != Space.LUT:
-                m.d.comb += rp.addr.eq(Mux(self.valid, self.n, acc.addr))
-        valid = [self.valid] + [Signal(name=f"s{i}_valid") for i in range(1, NEURON_LATENCY + 1)]
-        n = [self.n] + [Signal(range(N), name=f"s{i}_n") for i in range(1, NEURON_LATENCY + 1)]
-        for i in range(1, NEURON_LATENCY + 1):
-            m.d.sync += [valid[i].eq(valid[i - 1]), n[i].eq(n[i - 1])]
+                k = read_stage.get(space, 0)
+                m.d.comb += rp.addr.eq(Mux(valid[k], n[k], acc.addr))
 
         # stage 1: every memory's word into a register (also what a host read returns)
         q = {}
@@ -124,15 +132,12 @@ class NeuronUnit(wiring.Component):
         m.submodules.trace = trace = KernelTrace(H, p.kernel_bits)
         u_sum = Signal(signed(max(p.bias_bits, SYN_INPUT_BITS) + 1))
         m.d.sync += u_sum.eq(q[Space.BIAS] + self.isyn)
-        m.d.comb += [prng.state.eq(q[Space.SEED]), trace.hist.eq(q[Space.NEURON_HIST]),
-                     trace.kernel.eq(self.kernel)]
+        m.d.comb += prng.state.eq(q[Space.SEED])
         with m.If(valid[2]):
             m.d.comb += [seed_w.addr.eq(n[2]), seed_w.data.eq(prng.next), seed_w.en.eq(1)]
         rand = delayed(m, prng.next[32 - p.lut_width:], DECIDE - 2, "rand")
-        hist = delayed(m, q[Space.NEURON_HIST], NEURON_LATENCY - 2, "hist")
         # the refractory and count updates of both outcomes, ready before the decision
-        refr = delayed(m, q[Space.REFRACTORY], DECIDE - 3, "refr")
-        cnt = delayed(m, q[Space.SPIKE_COUNT], DECIDE - 3, "cnt")
+        refr, cnt = q[Space.REFRACTORY], q[Space.SPIKE_COUNT]
         refr_zero, refr_next, cnt_next = Signal(), Signal(8), Signal(32)
         m.d.sync += [refr_zero.eq(refr == 0), refr_next.eq(Mux(refr == 0, 0, refr - 1)),
                      cnt_next.eq(Mux(cnt != 0xFFFFFFFF, cnt + 1, cnt))]
@@ -155,7 +160,10 @@ class NeuronUnit(wiring.Component):
         # stage 5: the LUT address; stage 6: its entry
         m.d.comb += lut_r.addr.eq(Mux(valid[5], _sat(shifted, 0, p.lut_depth - 1), acc.addr))
 
-        # stage 7: the decision; stage 8: its write-backs
+        # stage 7: the decision; stage 8: its write-backs, and the post trace of the history
+        # as it was (Y_LATENCY)
+        hist = q[Space.NEURON_HIST]
+        m.d.comb += [trace.hist.eq(hist), trace.kernel.eq(self.kernel)]
         lut = q[Space.LUT]
         fire = Signal()
         certain = (1 << p.lut_width) - 1
