@@ -18,7 +18,8 @@ waits, so its deliveries and the router's never compete for an axon port;
 the chip step counter (STATUS word 0) counts barriers.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import (Cat, ClockDomain, ClockSignal, DomainRenamer, Module, Mux,
+                          ResetSignal, Signal)
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -87,7 +88,16 @@ class SALChip(wiring.Component):
         m.submodules.inject = queue
         m.submodules.host = host
         for k, core in enumerate(self.cores):
-            m.submodules[f"core{k}"] = core
+            # Each core runs in its own domain on the sync clock, reset from a register of
+            # the sync reset: the chip-wide reset net then drives K flip-flops instead of
+            # every core's, which on the 4-core ULX3S build spanned the die (16 ns of
+            # routing, the critical path).  A core leaves reset one cycle after the rest.
+            domain = f"core{k}"
+            cd = ClockDomain(domain, local=True)
+            m.domains += cd
+            m.d.comb += cd.clk.eq(ClockSignal("sync"))
+            m.d.sync += cd.rst.eq(ResetSignal("sync"))
+            m.submodules[f"core{k}"] = DomainRenamer(domain)(core)
             wiring.connect(m, host.cmd[k], core.cmd)
             wiring.connect(m, core.rsp, host.rsp[k])
             wiring.connect(m, core.spike_out, router.spikes[k])
