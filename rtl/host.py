@@ -178,8 +178,8 @@ class HostInterface(wiring.Component):
 
         m.submodules.decoder = dec = COBSDecoder()
         m.submodules.encoder = enc = COBSEncoder(_REPLY_MAX)
-        m.submodules.rx_crc = rx_crc = CRC16()
-        m.submodules.tx_crc = tx_crc = CRC16()
+        # one CRC-16 for both directions: a request's is checked before its reply starts
+        m.submodules.crc16 = crc16 = CRC16()
         m.submodules.sum_crc = sum_crc = CRC32()
         wiring.connect(m, wiring.flipped(self.rx), dec.i)
         wiring.connect(m, enc.o, wiring.flipped(self.tx))
@@ -199,9 +199,6 @@ class HostInterface(wiring.Component):
         hdr = Signal(8 * _HEADER_BYTES)
         op = hdr[:8]
         body = hdr[8:]
-        blen = Signal(range(MAX_FRAME + 1))     # body bytes
-        blen_m7 = Signal(range(MAX_FRAME + 1))  # ... - 7 (INJECT: 2 bytes an axon after 7)
-        blen_m8 = Signal(range(MAX_FRAME + 1))  # ... - 8 (WRITE: the words after 8)
         core, space = body[0:8], body[8:16]
         addr, count16, count32 = body[16:48], body[48:64], body[48:80]
         run_steps = body[0:32]
@@ -238,20 +235,22 @@ class HostInterface(wiring.Component):
         fits, count_ok, wlen_ok = Signal(), Signal(), Signal()
 
         # -- words --------------------------------------------------------------------
-        c_data_in = Signal(W)    # a core's response word (zero-extended)
-        core_word = Signal(W)    # ... as it travels (signed spaces sign-extended)
-        raw = Signal(W)          # a word as it arrived in a WRITE
-        raw_core = Signal(64)    # ... as the core takes it (low bits; out of range -> bit 63)
-        route_bad = Signal()     # ... is not a valid route word (registered in WORD)
-        m.d.comb += [core_word.eq(c_data_in), raw_core.eq(raw)]
+        # One register holds the word of the moment: gathered from a WRITE or INJECT body,
+        # or a reply chunk shifting out (EMIT; a READ response goes straight into it).
+        word = Signal(W)
+        word_core = Signal(64)   # ``word`` as the core takes it (low bits; out of range -> bit 63)
+        rsp_data = Signal(W)     # the responding core's word (zero-extended)
+        rsp_word = Signal(W)     # ... as it travels (signed spaces sign-extended)
+        route_bad = Signal()     # ``word`` is not a valid route word (registered in WORD)
+        m.d.comb += [rsp_word.eq(rsp_data), word_core.eq(word)]
         for b in signed_bits:
-            top = raw[b - 1:8 * word_bytes(b)]
-            raw_ok = (top == 0) | (top == (1 << len(top)) - 1)
+            top = word[b - 1:8 * word_bytes(b)]
+            word_ok = (top == 0) | (top == (1 << len(top)) - 1)
             with m.If(sext[b]):
-                m.d.comb += [core_word.eq(c_data_in[:b].as_signed()),
-                             raw_core.eq(Mux(raw_ok, raw[:b], 1 << 63))]
-        route_ok = Mux(sel_rindex, raw[0:16] + raw[16:24] <= D,
-                       (raw[0:16] < A) & (raw[16:24] < K))
+                m.d.comb += [rsp_word.eq(rsp_data[:b].as_signed()),
+                             word_core.eq(Mux(word_ok, word[:b], 1 << 63))]
+        route_ok = Mux(sel_rindex, word[0:16] + word[16:24] <= D,
+                       (word[0:16] < A) & (word[16:24] < K))
 
         # -- word loop state ----------------------------------------------------------
         waddr = Signal(B)                  # address of the current word
@@ -275,39 +274,44 @@ class HostInterface(wiring.Component):
             m.d.sync += [waddr.eq(waddr + 1), left.eq(left - 1), last.eq(left == 1)]
 
         # -- the cores' command ports ------------------------------------------------------
-        c_op, c_space, c_addr, c_data = Signal(3), Signal(4), Signal(32), Signal(64)
+        # The command's space, address and data come straight from registers that hold
+        # still until the response (a core takes its command into registers).
+        c_op = Signal(3)
         c_pending, c_want, c_got = Signal(K), Signal(K), Signal(K)
         c_error = Signal()
         got_now = Signal(K)
         for k in range(K):
             cmd, rsp = self.cmd[k], self.rsp[k]
-            m.d.comb += [cmd.payload.op.eq(c_op), cmd.payload.space.eq(c_space),
-                         cmd.payload.addr.eq(c_addr), cmd.payload.data.eq(c_data),
+            m.d.comb += [cmd.payload.op.eq(c_op), cmd.payload.space.eq(space),
+                         cmd.payload.addr.eq(waddr),
+                         cmd.payload.data.eq(Mux(c_op == CoreOp.RUN, run_steps, word_core)),
                          cmd.valid.eq(c_pending[k]), rsp.ready.eq(1), got_now[k].eq(rsp.valid)]
             with m.If(cmd.valid & cmd.ready):
                 m.d.sync += c_pending[k].eq(0)
             with m.If(rsp.valid):
-                m.d.sync += [c_got[k].eq(1), c_data_in.eq(rsp.payload.data),
-                             c_error.eq(rsp.payload.error)]
+                m.d.comb += rsp_data.eq(rsp.payload.data)
+                m.d.sync += [c_got[k].eq(1), c_error.eq(rsp.payload.error)]
         cores_done = (c_got | got_now) == c_want
         mask_all = (1 << K) - 1
 
-        def issue(opcode, mask, data):
-            """Send ``opcode`` for word ``waddr`` of ``space`` to the cores in ``mask``."""
-            m.d.sync += [c_op.eq(opcode), c_pending.eq(mask), c_want.eq(mask), c_got.eq(0),
-                         c_data.eq(data), c_space.eq(space), c_addr.eq(waddr)]
+        def issue(opcode, mask):
+            """Send ``opcode`` for word ``waddr`` of ``space`` to the cores in ``mask`` (data:
+            ``run_steps`` for RUN, else ``word_core``)."""
+            m.d.sync += [c_op.eq(opcode), c_pending.eq(mask), c_want.eq(mask), c_got.eq(0)]
 
         # -- reply construction ----------------------------------------------------------------
-        rlen = Signal(range(_REPLY_MAX + 1))
-        reply_len = Signal(range(_REPLY_MAX + 1))   # the stored reply
+        # The stored reply's length; an ACK overwrites the store from its first byte on
+        # (nothing after COMMIT can NAK), so it is also the append pointer.
+        reply_len = Signal(range(_REPLY_MAX + 1))
         last_seq = Signal(8)
         have_last = Signal()
 
-        def append(byte, crc=True):
-            m.d.comb += [reply_wr.addr.eq(rlen), reply_wr.data.eq(byte), reply_wr.en.eq(1)]
+        def append(byte, crc=True, first=False):
+            at = 0 if first else reply_len
+            m.d.comb += [reply_wr.addr.eq(at), reply_wr.data.eq(byte), reply_wr.en.eq(1)]
             if crc:
-                m.d.comb += [tx_crc.valid.eq(1), tx_crc.data.eq(byte)]
-            m.d.sync += rlen.eq(rlen + 1)
+                m.d.comb += [crc16.valid.eq(1), crc16.data.eq(byte)]
+            m.d.sync += reply_len.eq(at + 1)
 
         frames_accepted, frames_rejected, frames_repeated = Signal(32), Signal(32), Signal(32)
         run_cycles = Signal(64)
@@ -333,12 +337,11 @@ class HostInterface(wiring.Component):
         }
         returns = ["READ_NEXT", "FINISH"] + [f"{name}_{i}" for name, chunks in chains.items()
                                              for i in range(1, len(chunks))]
-        emit_buf = Signal(W)
         emit_n = Signal(range(W // 8 + 1))
         emit_ret = Signal(range(len(returns)))   # the state after the chunk
 
         def emit(value, n, then):
-            m.d.sync += [emit_buf.eq(value), emit_n.eq(n), emit_ret.eq(returns.index(then))]
+            m.d.sync += [word.eq(value), emit_n.eq(n), emit_ret.eq(returns.index(then))]
             m.next = "EMIT"
 
         seq, nak_reason = Signal(8), Signal(8)
@@ -368,7 +371,7 @@ class HostInterface(wiring.Component):
                 with m.Elif(dec.o.valid):
                     m.d.comb += [frame_wr.addr.eq(rx_len), frame_wr.data.eq(byte),
                                  frame_wr.en.eq(rx_len < MAX_FRAME),
-                                 rx_crc.valid.eq(rx_len >= 2), rx_crc.data.eq(last2)]
+                                 crc16.valid.eq(rx_len >= 2), crc16.data.eq(last2)]
                     m.d.sync += [last1.eq(byte), last2.eq(last1),
                                  rx_len.eq(Mux(rx_len > MAX_FRAME, rx_len, rx_len + 1))]
                     with m.If(rx_len == 0):
@@ -378,13 +381,12 @@ class HostInterface(wiring.Component):
                 "f_empty", "f_long", "f_short", "f_crc_bad", "f_repeat"))
             with m.State("FRAME_END"):     # the frame checks' comparisons, registered
                 m.d.sync += [seq.eq(Mux(rx_len != 0, first, 0)), ptr.eq(1), gi.eq(0),
-                             blen.eq(rx_len - 4), blen_m7.eq(rx_len - 11),
-                             blen_m8.eq(rx_len - 12),
                              f_empty.eq(rx_len == 0), f_long.eq(rx_len > MAX_FRAME),
-                             f_short.eq(rx_len < 4), f_crc_bad.eq(rx_crc.crc != Cat(last2, last1)),
+                             f_short.eq(rx_len < 4), f_crc_bad.eq(crc16.crc != Cat(last2, last1)),
                              f_repeat.eq(have_last & (first == last_seq))]
                 m.next = "CHECK_FRAME"
             with m.State("CHECK_FRAME"):   # protocol section 1.3, rows 1-6
+                m.d.comb += crc16.clear.eq(1)   # checked: ready for the reply
                 with m.If(f_empty & ~rx_error):
                     m.next = "RESTART"
                 with m.Elif(rx_error):
@@ -415,8 +417,9 @@ class HostInterface(wiring.Component):
                     is_write.eq(op == Op.WRITE), to_sum.eq(op == Op.CHECKSUM),
                     is_chip.eq(core == _CHIP), core_ok.eq((core == _CHIP) | (core < K)),
                     core_mask.eq(Const(1, K) << core[:max((K - 1).bit_length(), 1)]),
-                    len_ge8.eq(blen >= 8),
-                    inj_len_ok.eq((blen >= 7) & (blen_m7 == Cat(Const(0, 1), inj_count))),
+                    # body length = rx_len - 4 (seq, op, CRC)
+                    len_ge8.eq(rx_len >= 4 + 8),
+                    inj_len_ok.eq(rx_len == 4 + 7 + Cat(Const(0, 1), inj_count)),
                     apply_core_bad.eq((core != _CHIP) & (core >= K)),
                     inj_core_bad.eq(inj_core >= K),
                     inj_none.eq(inj_count == 0), sum_none.eq(count32 == 0),
@@ -424,7 +427,7 @@ class HostInterface(wiring.Component):
                     addr_hi0.eq(addr[B:] == 0), c16_hi0.eq(count16[B:] == 0),
                     c32_hi0.eq(count32[B:] == 0), c16_lo.eq(count16[LB:] == 0),
                 ]
-                m.d.sync += [len_eq[n].eq(blen == n) for n in len_eq]
+                m.d.sync += [len_eq[n].eq(rx_len == 4 + n) for n in len_eq]
                 for i, (chip_level, sid, _) in enumerate(spaces):
                     named = (core == _CHIP) if chip_level else (core != _CHIP)
                     m.d.sync += sel_hot[i].eq(named & (space == sid))
@@ -509,7 +512,7 @@ class HostInterface(wiring.Component):
                 m.d.sync += [ptr.eq(2 + 8),
                              fits.eq(addr_hi0 & cnt_hi0 & (end <= sel_depth)),
                              count_ok.eq((count16 != 0) & (count16 <= max_words)),
-                             wlen_ok.eq(len_ge8 & c16_lo & (blen_m8 == wlen))]
+                             wlen_ok.eq(c16_lo & (rx_len == 4 + 8 + wlen))]
                 with m.If(~core_ok):
                     nak(Reason.BAD_CORE)
                 with m.Elif(~sel_valid):
@@ -534,12 +537,12 @@ class HostInterface(wiring.Component):
 
             # ---- WRITE: gather each word, check it (first pass) or write it (second) ----
             def gather(state, n, n_plus_1, then):
-                """Read ``n`` bytes from ``ptr`` on into ``raw`` (LE): n + 2 cycles."""
+                """Read ``n`` bytes from ``ptr`` on into ``word`` (LE): n + 2 cycles."""
                 with m.State(state):
                     with m.If(gi == 0):
-                        m.d.sync += raw.eq(0)
+                        m.d.sync += word.eq(0)
                     with m.Elif(gi >= 2):
-                        m.d.sync += raw.word_select((gi - 2)[:(W // 8 - 1).bit_length()],
+                        m.d.sync += word.word_select((gi - 2)[:(W // 8 - 1).bit_length()],
                                                     8).eq(frame_q)
                     with m.If(gi < n):
                         m.d.sync += ptr.eq(ptr + 1)
@@ -553,11 +556,11 @@ class HostInterface(wiring.Component):
             with m.State("WORD"):
                 with m.If(sel_route):
                     m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr),
-                                 self.route.wdata.eq(raw[:24]), self.route.we.eq(writing)]
+                                 self.route.wdata.eq(word[:24]), self.route.we.eq(writing)]
                     m.d.sync += route_bad.eq(~route_ok)
                     m.next = "WORD_NEXT"
                 with m.Else():
-                    issue(Mux(writing, CoreOp.WRITE, CoreOp.CHECK), core_mask, raw_core)
+                    issue(Mux(writing, CoreOp.WRITE, CoreOp.CHECK), core_mask)
                     m.next = "WORD_WAIT"
             with m.State("WORD_WAIT"):
                 with m.If(cores_done):
@@ -582,9 +585,9 @@ class HostInterface(wiring.Component):
             gather("AXON_GATHER", 2, 3, "AXON")
             with m.State("AXON"):
                 ev = self.inject.payload
-                m.d.comb += [ev.step.eq(inj_step), ev.core.eq(inj_core), ev.axon.eq(raw[:16])]
+                m.d.comb += [ev.step.eq(inj_step), ev.core.eq(inj_core), ev.axon.eq(word[:16])]
                 with m.If(~writing):
-                    with m.If(raw[:16] >= A):
+                    with m.If(word[:16] >= A):
                         nak(Reason.OUT_OF_RANGE)
                     with m.Elif(last):
                         m.next = "INJECT_CHECK"
@@ -615,7 +618,7 @@ class HostInterface(wiring.Component):
 
             # ---- the ACK: header, then the op's work and body ---------------------------------
             with m.State("COMMIT"):
-                append(seq)
+                append(seq, first=True)
                 m.next = "COMMIT_STATUS"
             with m.State("COMMIT_STATUS"):
                 append(Const(0, 8))
@@ -638,10 +641,10 @@ class HostInterface(wiring.Component):
                         with m.If(run_none):
                             m.next = "RUN_0"      # run_cycles is 0 by then
                         with m.Else():
-                            issue(CoreOp.RUN, mask_all, run_steps)
+                            issue(CoreOp.RUN, mask_all)
                             m.next = "RUN_WAIT"
                     with m.Case(Op.APPLY):
-                        issue(CoreOp.APPLY, Mux(is_chip, mask_all, core_mask), 0)
+                        issue(CoreOp.APPLY, Mux(is_chip, mask_all, core_mask))
                         m.next = "APPLY_WAIT"
                     with m.Case(Op.STATUS):
                         m.next = "STATUS_0"
@@ -678,7 +681,7 @@ class HostInterface(wiring.Component):
                 with m.Elif(sel_status):
                     emit(status_words[status_sel], sel_wb, "READ_NEXT")
                 with m.Else():
-                    issue(CoreOp.READ, core_mask, 0)
+                    issue(CoreOp.READ, core_mask)
                     m.next = "READ_WAIT"
             with m.State("READ_ROUTE_WAIT"):   # the router answers three cycles later
                 m.next = "READ_ROUTE_WAIT2"
@@ -688,9 +691,7 @@ class HostInterface(wiring.Component):
                 emit(self.route.rdata, sel_wb, "READ_NEXT")
             with m.State("READ_WAIT"):
                 with m.If(cores_done):
-                    m.next = "READ_CAPTURE"
-            with m.State("READ_CAPTURE"):   # the response has landed in c_data_in
-                emit(core_word, sel_wb, "READ_NEXT")
+                    emit(rsp_word, sel_wb, "READ_NEXT")
             with m.State("READ_NEXT"):
                 with m.If(last):
                     with m.If(to_sum):
@@ -704,12 +705,12 @@ class HostInterface(wiring.Component):
                 m.d.sync += to_sum.eq(0)
                 emit(sum_crc.crc, 4, "FINISH")
 
-            with m.State("EMIT"):   # emit_n (1 to W / 8) bytes of emit_buf, one per cycle
+            with m.State("EMIT"):   # emit_n (1 to W / 8) bytes of word, one per cycle
                 with m.If(to_sum):
-                    m.d.comb += [sum_crc.valid.eq(1), sum_crc.data.eq(emit_buf[:8])]
+                    m.d.comb += [sum_crc.valid.eq(1), sum_crc.data.eq(word[:8])]
                 with m.Else():
-                    append(emit_buf[:8])
-                m.d.sync += [emit_buf.eq(emit_buf >> 8), emit_n.eq(emit_n - 1)]
+                    append(word[:8])
+                m.d.sync += [word.eq(word >> 8), emit_n.eq(emit_n - 1)]
                 with m.If(emit_n == 1):
                     m.next = "EMIT_DONE"
             with m.State("EMIT_DONE"):
@@ -719,11 +720,11 @@ class HostInterface(wiring.Component):
                             m.next = state
 
             with m.State("FINISH"):
-                append(tx_crc.crc[:8], crc=False)
+                append(crc16.crc[:8], crc=False)
                 m.next = "FINISH_HI"
             with m.State("FINISH_HI"):
-                append(tx_crc.crc[8:], crc=False)
-                m.d.sync += [reply_len.eq(rlen + 1), last_seq.eq(seq), have_last.eq(1),
+                append(crc16.crc[8:], crc=False)
+                m.d.sync += [last_seq.eq(seq), have_last.eq(1),
                              _sat_inc(frames_accepted)]
                 m.next = "SEND"
 
@@ -744,8 +745,8 @@ class HostInterface(wiring.Component):
                 with m.If(~enc.busy):
                     m.next = "RESTART"
             with m.State("RESTART"):
-                m.d.comb += [rx_crc.clear.eq(1), tx_crc.clear.eq(1), sum_crc.clear.eq(1)]
-                m.d.sync += [rx_len.eq(0), rlen.eq(0)]
+                m.d.comb += [crc16.clear.eq(1), sum_crc.clear.eq(1)]
+                m.d.sync += rx_len.eq(0)
                 m.next = "RECEIVE"
 
         return m
