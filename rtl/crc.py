@@ -10,11 +10,11 @@ Both take one byte per cycle: the eight bit steps unroll into an XOR
 network at elaboration.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CRC16", "CRC32", "crc16_step", "crc32_step", "crc16_of"]
+__all__ = ["CRC16", "CRC32", "crc16_step", "crc32_step"]
 
 
 def crc16_step(crc, byte):
@@ -100,33 +100,3 @@ class CRC32(_CRC):
     def _output(self, reg):
         return reg ^ 0xFFFFFFFF
 
-
-def crc16_of(byte_values):
-    """CRC-16/CCITT-FALSE of a short sequence of 8-bit values, as a combinational expression.
-
-    For frames of a few bytes known in one cycle (the NAK reply), where
-    clocking them through :class:`CRC16` would only add states.  The CRC is
-    affine in the input bits, so each output bit is a constant XOR the input
-    bits that flip it (found by evaluating :func:`crc16_step` on unit
-    vectors): one flat XOR per bit, not a chain of byte steps.
-    """
-    n = len(byte_values)
-
-    def crc_of(ints):
-        crc = 0xFFFF
-        for byte in ints:
-            crc = crc16_step(crc, byte)
-        return crc
-
-    base = crc_of([0] * n)
-    flips = [[crc_of([1 << j if k == i else 0 for k in range(n)]) ^ base for j in range(8)]
-             for i in range(n)]
-    bits = []
-    for out in range(16):
-        bit = Const(base >> out & 1, 1)
-        for i, value in enumerate(byte_values):
-            for j in range(8):
-                if flips[i][j] >> out & 1:
-                    bit = bit ^ value[j]
-        bits.append(bit)
-    return Cat(*bits)

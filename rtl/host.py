@@ -9,7 +9,7 @@ The path of a request::
 
     rx -> COBS decoder -> frame buffer (block RAM, MAX_FRAME bytes) + CRC-16
        -> frame checks -> header registers -> request checks -> execution
-       -> reply buffer (block RAM, + CRC-16) -> COBS encoder -> tx
+       -> COBS writer (+ CRC-16) -> reply buffer (block RAM, wire bytes) -> tx
 
 **Frame checks** run at the delimiter, in the order of protocol section
 1.3 (compared in FRAME_END, decided in CHECK_FRAME).  The CRC unit sees each byte two bytes late, so at the delimiter it
@@ -24,10 +24,11 @@ every axon, the step and the queue room before it queues any.  Nothing
 changes before every check has passed: a NAK changes nothing but the
 FRAMES_REJECTED counter.
 
-**Replies**: an ACK is built in the reply buffer, which then *is* the
-retransmission store: a request whose ``seq`` equals the last ACKed one is
-answered by sending the buffer again.  A NAK (5 bytes) is sent from
-registers and leaves the store alone.
+**Replies** are COBS-encoded as they are written (:class:`.cobs.COBSWriter`),
+so sending is reading the buffer.  An ACK is built from address 0, which
+then *is* the retransmission store: a request whose ``seq`` equals the last
+ACKed one is answered by sending it again.  A NAK is built the same way at
+``_NAK_AT``, past the store, and leaves it alone.
 
 Execution talks to the cores through their command ports (one command,
 one response; RUN and APPLY to several cores at once), to the router's
@@ -41,8 +42,8 @@ which stop-and-wait over a UART never notices:
 
 - A block RAM's output (5.8 ns clock-to-out) goes straight into a
   flip-flop: the frame buffer is read through ``frame_q`` (a byte two
-  cycles after its address), the reply buffer through ``reply_q`` (the
-  COBS encoder is built for that latency), the router's table words
+  cycles after its address), the reply buffer through ``reply_q``, the
+  router's table words
   arrive three cycles after the address (:mod:`.router`).
 - Every check decides on registers.  After the header is read, DECODE
   registers what the checks need from it (the op's length rule, the core,
@@ -72,10 +73,10 @@ from amaranth.lib.wiring import In, Out
 from ..golden.chip import ChipSpace, Status, chip_space_info
 from ..golden.protocol import MAX_DATA, MAX_FRAME, ChipInfo, Op, Reason, word_bytes
 from ..golden.spaces import Space, space_info
-from .cobs import COBSDecoder, COBSEncoder
+from .cobs import COBSDecoder, COBSWriter
 from .command import Op as CoreOp
 from .command import command_signature, response_signature
-from .crc import CRC16, CRC32, crc16_of
+from .crc import CRC16, CRC32
 from .inject import inject_event_layout
 from .router import RouteTableSignature
 
@@ -84,11 +85,18 @@ __all__ = ["HostInterface"]
 _CHIP = 0xFF
 _HEADER_BYTES = 11        # op + the longest fixed body part (CHECKSUM: 10 bytes)
 _REPLY_MAX = 2 + MAX_DATA + 2
+# The reply buffer holds replies COBS-encoded: the stored ACK (a code byte a block of at
+# most 254, and one more), then the place of a NAK (5 bytes, always 6 encoded).
+_NAK_AT = _REPLY_MAX + _REPLY_MAX // 254 + 1
+_NAK_END = _NAK_AT + 6
 _INFO_BYTES = 27
 
 
-def _sat_inc(counter):
-    return counter.eq(Mux(counter == (1 << len(counter)) - 1, counter, counter + 1))
+def _sat_inc(m, counter):
+    """``counter + 1``, saturating: the increment's carry out says it is all ones."""
+    incremented = counter + 1
+    with m.If(~incremented[-1]):
+        m.d.sync += counter.eq(incremented)
 
 
 def _times(value, k):
@@ -177,17 +185,18 @@ class HostInterface(wiring.Component):
         W = max(32, 8 * max(word_bytes(info.bits) for *_, info in spaces))
 
         m.submodules.decoder = dec = COBSDecoder()
-        m.submodules.encoder = enc = COBSEncoder(_REPLY_MAX)
+        m.submodules.writer = writer = COBSWriter(_NAK_END)
         # one CRC-16 for both directions: a request's is checked before its reply starts
         m.submodules.crc16 = crc16 = CRC16()
         m.submodules.sum_crc = sum_crc = CRC32()
         wiring.connect(m, wiring.flipped(self.rx), dec.i)
-        wiring.connect(m, enc.o, wiring.flipped(self.tx))
 
         m.submodules.frame = frame_mem = Memory(shape=8, depth=MAX_FRAME, init=[])
         frame_wr, frame_rd = frame_mem.write_port(), frame_mem.read_port()
-        m.submodules.reply = reply_mem = Memory(shape=8, depth=_REPLY_MAX, init=[])
+        m.submodules.reply = reply_mem = Memory(shape=8, depth=_NAK_END, init=[])
         reply_wr, reply_rd = reply_mem.write_port(), reply_mem.read_port()
+        m.d.comb += [reply_wr.addr.eq(writer.wr_addr), reply_wr.data.eq(writer.wr_data),
+                     reply_wr.en.eq(writer.wr_en)]
 
         # -- receive: decoded bytes into the frame buffer --------------------------------
         rx_len = Signal(range(MAX_FRAME + 2))   # saturates at MAX_FRAME + 1 (too long)
@@ -300,18 +309,19 @@ class HostInterface(wiring.Component):
             m.d.sync += [c_op.eq(opcode), c_pending.eq(mask), c_want.eq(mask), c_got.eq(0)]
 
         # -- reply construction ----------------------------------------------------------------
-        # The stored reply's length; an ACK overwrites the store from its first byte on
-        # (nothing after COMMIT can NAK), so it is also the append pointer.
-        reply_len = Signal(range(_REPLY_MAX + 1))
+        # A reply is encoded as it is written: an ACK from address 0 (the retransmission
+        # store, ``reply_len`` bytes once closed), a NAK at _NAK_AT (the store stays).
+        reply_len = Signal(range(_NAK_AT + 1))
         last_seq = Signal(8)
         have_last = Signal()
 
-        def append(byte, crc=True, first=False):
-            at = 0 if first else reply_len
-            m.d.comb += [reply_wr.addr.eq(at), reply_wr.data.eq(byte), reply_wr.en.eq(1)]
+        def begin(base):
+            m.d.comb += [writer.begin.eq(1), writer.base.eq(base)]
+
+        def append(byte, crc=True):
+            m.d.comb += [writer.valid.eq(1), writer.data.eq(byte)]
             if crc:
                 m.d.comb += [crc16.valid.eq(1), crc16.data.eq(byte)]
-            m.d.sync += reply_len.eq(at + 1)
 
         frames_accepted, frames_rejected, frames_repeated = Signal(32), Signal(32), Signal(32)
         run_cycles = Signal(64)
@@ -345,17 +355,12 @@ class HostInterface(wiring.Component):
             m.next = "EMIT"
 
         seq, nak_reason = Signal(8), Signal(8)
-        nak_crc = Signal(16)     # follows seq and nak_reason a cycle late (the encoder
-        m.d.sync += nak_crc.eq(crc16_of([seq, Const(1, 8), nak_reason]))   # reads it later)
-        nak_bytes = Cat(seq, Const(1, 8), nak_reason, nak_crc, Const(0, 24))
-        # The encoder reads through a register (its ``data`` is two cycles behind its
-        # ``addr``): the reply buffer's block RAM output goes straight into ``reply_q``,
-        # and the NAK bytes take the same two cycles.
-        nak_byte, nak_q, reply_q = Signal(8), Signal(8), Signal(8)
-        tx_nak = Signal()
-        m.d.sync += [nak_byte.eq(nak_bytes.word_select(enc.addr[:3], 8)), nak_q.eq(nak_byte),
-                     reply_q.eq(reply_rd.data)]
-        m.d.comb += [reply_rd.addr.eq(enc.addr), enc.data.eq(Mux(tx_nak, nak_q, reply_q))]
+        tx_nak = Signal()        # the reply is a NAK
+        # Sending reads the buffer at ``send_at``; the block RAM's output goes straight
+        # into ``reply_q``, so a byte is there two cycles after its address.
+        send_at, reply_q = Signal(range(_NAK_END)), Signal(8)
+        m.d.comb += reply_rd.addr.eq(send_at)
+        m.d.sync += reply_q.eq(reply_rd.data)
 
         def nak(reason):
             m.d.sync += nak_reason.eq(reason)
@@ -387,6 +392,8 @@ class HostInterface(wiring.Component):
                 m.next = "CHECK_FRAME"
             with m.State("CHECK_FRAME"):   # protocol section 1.3, rows 1-6
                 m.d.comb += crc16.clear.eq(1)   # checked: ready for the reply
+                m.d.sync += tx_nak.eq(0)
+                begin(0)
                 with m.If(f_empty & ~rx_error):
                     m.next = "RESTART"
                 with m.Elif(rx_error):
@@ -485,14 +492,14 @@ class HostInterface(wiring.Component):
                     with m.Case(Op.CHECKSUM):
                         body_length(len_eq[10], "SPACE")
                     with m.Case(Op.RUN):
-                        body_length(len_eq[4], "COMMIT")
+                        body_length(len_eq[4], "REPLY")
                     with m.Case(Op.APPLY):
                         with m.If(~len_eq[1]):
                             nak(Reason.BAD_LENGTH)
                         with m.Elif(apply_core_bad):
                             nak(Reason.BAD_CORE)
                         with m.Else():
-                            m.next = "COMMIT"
+                            m.next = "REPLY"
                     with m.Case(Op.INJECT):
                         m.d.sync += ptr.eq(2 + 7)
                         with m.If(~inj_len_ok):
@@ -504,7 +511,7 @@ class HostInterface(wiring.Component):
                         with m.Else():
                             m.next = "AXON_GATHER"
                     with m.Case(Op.STATUS, Op.INFO):
-                        body_length(len_eq[0], "COMMIT")
+                        body_length(len_eq[0], "REPLY")
                     with m.Default():
                         nak(Reason.UNKNOWN_OP)
 
@@ -533,7 +540,7 @@ class HostInterface(wiring.Component):
                 with m.Elif(~(count_ok | to_sum) | ~fits):
                     nak(Reason.OUT_OF_RANGE)
                 with m.Else():
-                    m.next = "COMMIT"
+                    m.next = "REPLY"
 
             # ---- WRITE: gather each word, check it (first pass) or write it (second) ----
             def gather(state, n, n_plus_1, then):
@@ -579,7 +586,7 @@ class HostInterface(wiring.Component):
                 with m.If(writing):
                     m.next = "FINISH"
                 with m.Else():   # every word is valid: commit, then write them
-                    m.next = "COMMIT"
+                    m.next = "REPLY"
 
             # ---- INJECT: check every axon, then the step and the room; queue them ---------
             gather("AXON_GATHER", 2, 3, "AXON")
@@ -614,43 +621,46 @@ class HostInterface(wiring.Component):
                 with m.Elif(room_bad):
                     nak(Reason.QUEUE_FULL)
                 with m.Else():
-                    m.next = "COMMIT"
+                    m.next = "REPLY"
 
-            # ---- the ACK: header, then the op's work and body ---------------------------------
-            with m.State("COMMIT"):
-                append(seq, first=True)
-                m.next = "COMMIT_STATUS"
-            with m.State("COMMIT_STATUS"):
-                append(Const(0, 8))
+            # ---- the reply: seq and status, then a NAK's reason or the op's work and body ----
+            with m.State("REPLY"):
+                append(seq)
+                m.next = "REPLY_STATUS"
+            with m.State("REPLY_STATUS"):
+                append(tx_nak)   # 00 ACK, 01 NAK
                 m.d.sync += [writing.eq(1), gi.eq(0), run_cycles.eq(0)]
                 restart()
-                with m.Switch(op):
-                    with m.Case(Op.READ, Op.CHECKSUM):
-                        with m.If(to_sum & sum_none):
-                            m.next = "SUM_DONE"
-                        with m.Else():
-                            m.next = "READ_WORD"
-                    with m.Case(Op.WRITE):
-                        m.next = "WORD_GATHER"
-                    with m.Case(Op.INJECT):
-                        with m.If(inj_none):
-                            m.next = "FINISH"
-                        with m.Else():
-                            m.next = "AXON_GATHER"
-                    with m.Case(Op.RUN):
-                        with m.If(run_none):
-                            m.next = "RUN_0"      # run_cycles is 0 by then
-                        with m.Else():
-                            issue(CoreOp.RUN, mask_all)
-                            m.next = "RUN_WAIT"
-                    with m.Case(Op.APPLY):
-                        issue(CoreOp.APPLY, Mux(is_chip, mask_all, core_mask))
-                        m.next = "APPLY_WAIT"
-                    with m.Case(Op.STATUS):
-                        m.next = "STATUS_0"
-                    with m.Case(Op.INFO):
-                        m.d.sync += info_i.eq(0)
-                        m.next = "INFO"
+                with m.If(tx_nak):
+                    m.next = "NAK_REASON"
+                with m.Else():
+                    with m.Switch(op):
+                        with m.Case(Op.READ, Op.CHECKSUM):
+                            with m.If(to_sum & sum_none):
+                                m.next = "SUM_DONE"
+                            with m.Else():
+                                m.next = "READ_WORD"
+                        with m.Case(Op.WRITE):
+                            m.next = "WORD_GATHER"
+                        with m.Case(Op.INJECT):
+                            with m.If(inj_none):
+                                m.next = "FINISH"
+                            with m.Else():
+                                m.next = "AXON_GATHER"
+                        with m.Case(Op.RUN):
+                            with m.If(run_none):
+                                m.next = "RUN_0"      # run_cycles is 0 by then
+                            with m.Else():
+                                issue(CoreOp.RUN, mask_all)
+                                m.next = "RUN_WAIT"
+                        with m.Case(Op.APPLY):
+                            issue(CoreOp.APPLY, Mux(is_chip, mask_all, core_mask))
+                            m.next = "APPLY_WAIT"
+                        with m.Case(Op.STATUS):
+                            m.next = "STATUS_0"
+                        with m.Case(Op.INFO):
+                            m.d.sync += info_i.eq(0)
+                            m.next = "INFO"
 
             with m.State("RUN_WAIT"):
                 m.d.sync += run_cycles.eq(run_cycles + 1)
@@ -719,30 +729,52 @@ class HostInterface(wiring.Component):
                         with m.Case(i):
                             m.next = state
 
+            # ---- the NAK: at its own place, then seq, 01, reason, CRC ---------------------------
+            with m.State("NAK"):
+                begin(_NAK_AT)
+                m.d.sync += tx_nak.eq(1)
+                _sat_inc(m, frames_rejected)
+                m.next = "REPLY"
+            with m.State("NAK_REASON"):
+                append(nak_reason)
+                m.next = "FINISH"
+
             with m.State("FINISH"):
                 append(crc16.crc[:8], crc=False)
                 m.next = "FINISH_HI"
             with m.State("FINISH_HI"):
                 append(crc16.crc[8:], crc=False)
-                m.d.sync += [last_seq.eq(seq), have_last.eq(1),
-                             _sat_inc(frames_accepted)]
-                m.next = "SEND"
+                m.next = "CLOSE"
+            with m.State("CLOSE"):
+                m.d.comb += writer.close.eq(1)
+                with m.If(~writer.pending):
+                    with m.If(~tx_nak):   # a new store
+                        m.d.sync += [reply_len.eq(writer.end), last_seq.eq(seq),
+                                     have_last.eq(1)]
+                        _sat_inc(m, frames_accepted)
+                    m.d.sync += send_at.eq(Mux(tx_nak, _NAK_AT, 0))
+                    m.next = "SEND"
 
-            # ---- sending -----------------------------------------------------------------------
-            with m.State("SEND"):
-                m.d.comb += [enc.start.eq(1), enc.length.eq(reply_len)]
-                m.d.sync += tx_nak.eq(0)
-                m.next = "SENDING"
+            # ---- sending: a byte every three cycles, then the delimiter ----------------------
             with m.State("REPEAT"):
-                m.d.comb += [enc.start.eq(1), enc.length.eq(reply_len)]
-                m.d.sync += [tx_nak.eq(0), _sat_inc(frames_repeated)]
-                m.next = "SENDING"
-            with m.State("NAK"):
-                m.d.comb += [enc.start.eq(1), enc.length.eq(5)]
-                m.d.sync += [tx_nak.eq(1), _sat_inc(frames_rejected)]
-                m.next = "SENDING"
-            with m.State("SENDING"):
-                with m.If(~enc.busy):
+                m.d.sync += send_at.eq(0)
+                _sat_inc(m, frames_repeated)
+                m.next = "SEND"
+            with m.State("SEND"):        # send_at is on the read port
+                m.next = "SEND_READ"
+            with m.State("SEND_READ"):   # its byte goes into reply_q
+                m.next = "SEND_BYTE"
+            with m.State("SEND_BYTE"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(reply_q)]
+                with m.If(self.tx.ready):
+                    m.d.sync += send_at.eq(send_at + 1)
+                    with m.If(send_at + 1 == Mux(tx_nak, _NAK_END, reply_len)):
+                        m.next = "SEND_DELIMITER"
+                    with m.Else():
+                        m.next = "SEND"
+            with m.State("SEND_DELIMITER"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(0)]
+                with m.If(self.tx.ready):
                     m.next = "RESTART"
             with m.State("RESTART"):
                 m.d.comb += [crc16.clear.eq(1), sum_crc.clear.eq(1)]
