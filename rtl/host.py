@@ -89,14 +89,12 @@ _REPLY_MAX = 2 + MAX_DATA + 2
 # most 254, and one more), then the place of a NAK (5 bytes, always 6 encoded).
 _NAK_AT = _REPLY_MAX + _REPLY_MAX // 254 + 1
 _NAK_END = _NAK_AT + 6
+# The frame buffer keeps the FRAMES_* counters (STATUS words 4-6, 32-bit LE) past the
+# frame, at a 16-byte boundary so that their addresses need no adder.
+_COUNTERS_AT = 0x450
+assert _COUNTERS_AT >= MAX_FRAME and _COUNTERS_AT % 16 == 0
+_FRAME_DEPTH = _COUNTERS_AT + 3 * 4
 _INFO_BYTES = 27
-
-
-def _sat_inc(m, counter):
-    """``counter + 1``, saturating: the increment's carry out says it is all ones."""
-    incremented = counter + 1
-    with m.If(~incremented[-1]):
-        m.d.sync += counter.eq(incremented)
 
 
 def _times(value, k):
@@ -191,7 +189,7 @@ class HostInterface(wiring.Component):
         m.submodules.sum_crc = sum_crc = CRC32()
         wiring.connect(m, wiring.flipped(self.rx), dec.i)
 
-        m.submodules.frame = frame_mem = Memory(shape=8, depth=MAX_FRAME, init=[])
+        m.submodules.frame = frame_mem = Memory(shape=8, depth=_FRAME_DEPTH, init=[])
         frame_wr, frame_rd = frame_mem.write_port(), frame_mem.read_port()
         m.submodules.reply = reply_mem = Memory(shape=8, depth=_NAK_END, init=[])
         reply_wr, reply_rd = reply_mem.write_port(), reply_mem.read_port()
@@ -265,7 +263,7 @@ class HostInterface(wiring.Component):
         waddr = Signal(B)                  # address of the current word
         left = Signal(NW)                  # words after the current one
         last = Signal()                    # ... none (left == 0), registered
-        ptr = Signal(range(MAX_FRAME))     # frame buffer read pointer
+        ptr = Signal(range(_NAK_END))      # frame buffer read pointer; sending: reply buffer
         gi = Signal(4)                     # byte within the word being gathered
         # The frame buffer is read through a register: the byte at ``ptr`` is on
         # ``frame_q`` two cycles later (a block RAM's output goes into a flip-flop first).
@@ -323,13 +321,20 @@ class HostInterface(wiring.Component):
             if crc:
                 m.d.comb += [crc16.valid.eq(1), crc16.data.eq(byte)]
 
-        frames_accepted, frames_rejected, frames_repeated = Signal(32), Signal(32), Signal(32)
         run_cycles = Signal(64)
-        status_words = Array([self.chip_step, self.events_routed, self.events_injected,
-                              self.inject_pending, frames_accepted, frames_rejected,
-                              frames_repeated])
-        status_sel = Signal(3)   # the STATUS word a READ or a reply chunk takes
-        m.d.comb += status_sel.eq(waddr[:3])
+        # STATUS words 0-3 come in as ports; 4-6 (FRAMES_*) are read from the frame buffer
+        status_ports = Array([self.chip_step, self.events_routed, self.events_injected,
+                              self.inject_pending])
+        status_sel = Signal(2)   # the port a READ of STATUS or a reply chunk takes
+        m.d.comb += status_sel.eq(waddr[:2])
+
+        def counter_at(index, byte=0):
+            """Frame buffer address of byte ``byte`` of FRAMES_* counter ``index`` (0-2)."""
+            index, byte = (Const(v, 2) if isinstance(v, int) else v for v in (index, byte))
+            return Cat(byte, index, Const(_COUNTERS_AT >> 4, len(ptr) - 4))
+
+        counted = Signal(2)      # the counter this frame increments (index, as counter_at)
+        carry = Signal()
         info = ChipInfo(cores=K, params=p, lanes=self._L, route_entries=D, inject_depth=Q)
         info_rom = Array(Const(b, 8) for b in info.body())   # INFO's body: constant bytes
         info_i = Signal(range(_INFO_BYTES))
@@ -337,8 +342,8 @@ class HostInterface(wiring.Component):
 
         # Reply bodies leave through one W-bit shift register: a body longer than a word
         # is a chain of chunks, each loaded by its own state when the one before is out.
-        # Chunks are STATUS words (an index: through the same mux as a READ of the
-        # STATUS space) or run_cycles, so the shift register has few sources.
+        # Chunks are STATUS words (ports through the same mux as a READ of the STATUS
+        # space, counters gathered from the frame buffer) or run_cycles.
         chains = {
             "RUN": [(Status.STEP_COUNT, 4), (run_cycles[:32], 4), (run_cycles[32:], 4)],
             "STATUS": [(Status.STEP_COUNT, 4), (Status.EVENTS_ROUTED, 4),
@@ -347,19 +352,23 @@ class HostInterface(wiring.Component):
         }
         returns = ["READ_NEXT", "FINISH"] + [f"{name}_{i}" for name, chunks in chains.items()
                                              for i in range(1, len(chunks))]
+        frames_status = (Status.FRAMES_ACCEPTED, Status.FRAMES_REJECTED, Status.FRAMES_REPEATED)
         emit_n = Signal(range(W // 8 + 1))
         emit_ret = Signal(range(len(returns)))   # the state after the chunk
 
         def emit(value, n, then):
-            m.d.sync += [word.eq(value), emit_n.eq(n), emit_ret.eq(returns.index(then))]
+            """Send ``n`` bytes of ``value`` (None: of ``word`` as it is), then go to ``then``."""
+            if value is not None:
+                m.d.sync += word.eq(value)
+            m.d.sync += [emit_n.eq(n), emit_ret.eq(returns.index(then))]
             m.next = "EMIT"
 
         seq, nak_reason = Signal(8), Signal(8)
         tx_nak = Signal()        # the reply is a NAK
-        # Sending reads the buffer at ``send_at``; the block RAM's output goes straight
+        # Sending reads the buffer at ``ptr``; the block RAM's output goes straight
         # into ``reply_q``, so a byte is there two cycles after its address.
-        send_at, reply_q = Signal(range(_NAK_END)), Signal(8)
-        m.d.comb += reply_rd.addr.eq(send_at)
+        reply_q = Signal(8)
+        m.d.comb += reply_rd.addr.eq(ptr)
         m.d.sync += reply_q.eq(reply_rd.data)
 
         def nak(reason):
@@ -367,6 +376,12 @@ class HostInterface(wiring.Component):
             m.next = "NAK"
 
         with m.FSM():
+            with m.State("CLEAR"):   # after reset: the FRAMES_* counters to 0
+                m.d.comb += [frame_wr.addr.eq(counter_at(gi[2:4], gi[:2])), frame_wr.en.eq(1)]
+                m.d.sync += gi.eq(gi + 1)
+                with m.If(gi == 3 * 4 - 1):
+                    m.next = "RESTART"
+
             with m.State("RECEIVE"):
                 m.d.comb += dec.o.ready.eq(1)
                 byte = dec.o.payload.data
@@ -672,11 +687,22 @@ class HostInterface(wiring.Component):
 
             for name, chunks in chains.items():
                 for i, (value, n) in enumerate(chunks):
+                    then = f"{name}_{i + 1}" if i + 1 < len(chunks) else "FINISH"
+                    counter = isinstance(value, Status) and value in frames_status
                     with m.State(f"{name}_{i}"):
-                        if isinstance(value, Status):
+                        if counter:
+                            m.d.sync += [ptr.eq(counter_at(frames_status.index(value))),
+                                         gi.eq(0)]
+                            m.next = f"{name}_{i}_COUNTER"
+                        elif isinstance(value, Status):
                             m.d.comb += status_sel.eq(value)
-                            value = status_words[status_sel]
-                        emit(value, n, f"{name}_{i + 1}" if i + 1 < len(chunks) else "FINISH")
+                            emit(status_ports[status_sel], n, then)
+                        else:
+                            emit(value, n, then)
+                    if counter:
+                        gather(f"{name}_{i}_COUNTER", 4, 5, f"{name}_{i}_EMIT")
+                        with m.State(f"{name}_{i}_EMIT"):
+                            emit(None, n, then)
             with m.State("INFO"):
                 append(info_rom[info_i])
                 m.d.sync += info_i.eq(info_i + 1)
@@ -688,8 +714,11 @@ class HostInterface(wiring.Component):
                 with m.If(sel_route):
                     m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr)]
                     m.next = "READ_ROUTE_WAIT"
+                with m.Elif(sel_status & waddr[2]):   # words 4-6
+                    m.d.sync += [ptr.eq(counter_at(waddr[:2])), gi.eq(0)]
+                    m.next = "READ_COUNTER"
                 with m.Elif(sel_status):
-                    emit(status_words[status_sel], sel_wb, "READ_NEXT")
+                    emit(status_ports[status_sel], sel_wb, "READ_NEXT")
                 with m.Else():
                     issue(CoreOp.READ, core_mask)
                     m.next = "READ_WAIT"
@@ -702,6 +731,9 @@ class HostInterface(wiring.Component):
             with m.State("READ_WAIT"):
                 with m.If(cores_done):
                     emit(rsp_word, sel_wb, "READ_NEXT")
+            gather("READ_COUNTER", 4, 5, "READ_COUNTER_EMIT")
+            with m.State("READ_COUNTER_EMIT"):
+                emit(None, sel_wb, "READ_NEXT")
             with m.State("READ_NEXT"):
                 with m.If(last):
                     with m.If(to_sum):
@@ -733,7 +765,6 @@ class HostInterface(wiring.Component):
             with m.State("NAK"):
                 begin(_NAK_AT)
                 m.d.sync += tx_nak.eq(1)
-                _sat_inc(m, frames_rejected)
                 m.next = "REPLY"
             with m.State("NAK_REASON"):
                 append(nak_reason)
@@ -751,24 +782,40 @@ class HostInterface(wiring.Component):
                     with m.If(~tx_nak):   # a new store
                         m.d.sync += [reply_len.eq(writer.end), last_seq.eq(seq),
                                      have_last.eq(1)]
-                        _sat_inc(m, frames_accepted)
-                    m.d.sync += send_at.eq(Mux(tx_nak, _NAK_AT, 0))
+                    m.d.sync += counted.eq(Mux(tx_nak, frames_status.index(Status.FRAMES_REJECTED),
+                                               frames_status.index(Status.FRAMES_ACCEPTED)))
+                    m.next = "COUNT"
+            with m.State("REPEAT"):
+                m.d.sync += counted.eq(frames_status.index(Status.FRAMES_REPEATED))
+                m.next = "COUNT"
+
+            # ---- the frame's FRAMES_* counter + 1 (saturating), in the frame buffer --------
+            with m.State("COUNT"):
+                m.d.sync += [ptr.eq(counter_at(counted)), gi.eq(0)]
+                m.next = "COUNT_READ"
+            gather("COUNT_READ", 4, 5, "COUNT_CARRY")
+            with m.State("COUNT_CARRY"):
+                m.d.sync += carry.eq(word[:32] != 0xFFFFFFFF)
+                m.next = "COUNT_WRITE"
+            with m.State("COUNT_WRITE"):   # byte by byte, the carry rippling up
+                m.d.comb += [frame_wr.addr.eq(counter_at(counted, gi[:2])),
+                             frame_wr.data.eq(word[:8] + carry), frame_wr.en.eq(1)]
+                m.d.sync += [carry.eq(carry & (word[:8] == 0xFF)), word.eq(word >> 8),
+                             gi.eq(gi + 1)]
+                with m.If(gi == 3):
+                    m.d.sync += ptr.eq(Mux(tx_nak, _NAK_AT, 0))
                     m.next = "SEND"
 
             # ---- sending: a byte every three cycles, then the delimiter ----------------------
-            with m.State("REPEAT"):
-                m.d.sync += send_at.eq(0)
-                _sat_inc(m, frames_repeated)
-                m.next = "SEND"
-            with m.State("SEND"):        # send_at is on the read port
+            with m.State("SEND"):        # ptr is on the read port
                 m.next = "SEND_READ"
             with m.State("SEND_READ"):   # its byte goes into reply_q
                 m.next = "SEND_BYTE"
             with m.State("SEND_BYTE"):
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(reply_q)]
                 with m.If(self.tx.ready):
-                    m.d.sync += send_at.eq(send_at + 1)
-                    with m.If(send_at + 1 == Mux(tx_nak, _NAK_END, reply_len)):
+                    m.d.sync += ptr.eq(ptr + 1)
+                    with m.If(ptr + 1 == Mux(tx_nak, _NAK_END, reply_len)):
                         m.next = "SEND_DELIMITER"
                     with m.Else():
                         m.next = "SEND"
