@@ -301,6 +301,13 @@ class HostInterface(wiring.Component):
         cores_done = (c_got | got_now) == c_want
         mask_all = (1 << K) - 1
 
+        # The route table port and the inject event take their fields straight from registers
+        # too: only ``route.we`` and ``inject.valid`` say when they count.
+        ev = self.inject.payload
+        m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr),
+                     self.route.wdata.eq(word[:24]),
+                     ev.step.eq(inj_step), ev.core.eq(inj_core), ev.axon.eq(word[:16])]
+
         def issue(opcode, mask):
             """Send ``opcode`` for word ``waddr`` of ``space`` to the cores in ``mask`` (data:
             ``run_steps`` for RUN, else ``word_core``)."""
@@ -577,8 +584,7 @@ class HostInterface(wiring.Component):
             gather("WORD_GATHER", sel_wb, sel_wb1, "WORD")
             with m.State("WORD"):
                 with m.If(sel_route):
-                    m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr),
-                                 self.route.wdata.eq(word[:24]), self.route.we.eq(writing)]
+                    m.d.comb += self.route.we.eq(writing)
                     m.d.sync += route_bad.eq(~route_ok)
                     m.next = "WORD_NEXT"
                 with m.Else():
@@ -606,8 +612,6 @@ class HostInterface(wiring.Component):
             # ---- INJECT: check every axon, then the step and the room; queue them ---------
             gather("AXON_GATHER", 2, 3, "AXON")
             with m.State("AXON"):
-                ev = self.inject.payload
-                m.d.comb += [ev.step.eq(inj_step), ev.core.eq(inj_core), ev.axon.eq(word[:16])]
                 with m.If(~writing):
                     with m.If(word[:16] >= A):
                         nak(Reason.OUT_OF_RANGE)
@@ -712,7 +716,6 @@ class HostInterface(wiring.Component):
             # ---- READ and CHECKSUM: one word after the other ------------------------------
             with m.State("READ_WORD"):
                 with m.If(sel_route):
-                    m.d.comb += [self.route.table.eq(space[0]), self.route.addr.eq(waddr)]
                     m.next = "READ_ROUTE_WAIT"
                 with m.Elif(sel_status & waddr[2]):   # words 4-6
                     m.d.sync += [ptr.eq(counter_at(waddr[:2])), gi.eq(0)]
