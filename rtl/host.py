@@ -214,7 +214,8 @@ class HostInterface(wiring.Component):
         # -- stage DECODE: everything the checks need from the header, registered ---------
         is_write, to_sum = Signal(), Signal()  # to_sum: CHECKSUM (words feed the CRC-32)
         is_chip, core_ok, core_mask = Signal(), Signal(), Signal(K)
-        sel_hot = Signal(len(spaces))          # the space named by (core, space), one-hot
+        sel = Signal(5)                        # the space named: Cat(space id, chip level)
+        sel_valid = Signal()                   # ... exists
         len_eq = {n: Signal(name=f"len_eq{n}") for n in (0, 1, 4, 8, 10)}
         len_ge8, inj_len_ok = Signal(), Signal()
         apply_core_bad, inj_core_bad = Signal(), Signal()
@@ -222,7 +223,7 @@ class HostInterface(wiring.Component):
         addr_hi0, c16_hi0, c32_hi0 = Signal(), Signal(), Signal()   # bits B and up are 0
 
         # -- stage DECODE2: the named space's properties and the range arithmetic ---------
-        sel_valid, sel_writable = Signal(), Signal()
+        sel_writable = Signal()
         sel_route, sel_rindex, sel_status = Signal(), Signal(), Signal()
         sel_depth = Signal(range(max_depth + 1))
         sel_wb, sel_wb1 = Signal(4), Signal(4)   # bytes a word, + 1
@@ -271,6 +272,14 @@ class HostInterface(wiring.Component):
         m.d.comb += frame_rd.addr.eq(ptr)
         m.d.sync += frame_q.eq(frame_rd.data)
         writing = Signal()                 # WRITE: second pass (write) rather than check
+
+        def lookup(named, width, value):
+            """``value(chip level, id, SpaceInfo)`` of the space ``named`` (as ``sel``; 0 for
+            no space) from a table of constants."""
+            table = [0] * 32
+            for chip_level, sid, info in spaces:
+                table[int(sid) | chip_level << 4] = value(chip_level, sid, info)
+            return Array(Const(v, width) for v in table)[named]
 
         def restart():
             """Back to the request's first word."""
@@ -457,18 +466,17 @@ class HostInterface(wiring.Component):
                     c32_hi0.eq(count32[B:] == 0), c16_lo.eq(count16[LB:] == 0),
                 ]
                 m.d.sync += [len_eq[n].eq(rx_len == 4 + n) for n in len_eq]
-                for i, (chip_level, sid, _) in enumerate(spaces):
-                    named = (core == _CHIP) if chip_level else (core != _CHIP)
-                    m.d.sync += sel_hot[i].eq(named & (space == sid))
+                named = Cat(space[:4], core == _CHIP)
+                m.d.sync += [sel.eq(named),
+                             sel_valid.eq((space[4:] == 0) & lookup(named, 1, lambda *_: 1))]
                 m.next = "DECODE2"
 
             with m.State("DECODE2"):
                 def any_of(pred):
-                    return Cat(sel_hot[i] for i, s in enumerate(spaces) if pred(*s)).any()
+                    return lookup(sel, 1, lambda c, s, i: int(bool(pred(c, s, i))))
 
                 def pick(width, value):
-                    return _or_all([Mux(sel_hot[i], value(*s), 0)
-                                    for i, s in enumerate(spaces)], width)
+                    return lookup(sel, width, value)
 
                 wbs = sorted({word_bytes(info.bits) for *_, info in spaces})
                 # count16 * wb as shifts and adds (wb is at most 8: no multiplier)
@@ -476,7 +484,6 @@ class HostInterface(wiring.Component):
                                _times(count16[:LB], wb), 0) for wb in wbs]
                 n = Mux(op == Op.INJECT, inj_count, Mux(to_sum, count32, count16))[:NW]
                 m.d.sync += [
-                    sel_valid.eq(sel_hot.any()),
                     sel_writable.eq(any_of(lambda c, s, i: i.writable)),
                     sel_route.eq(any_of(lambda c, s, i: c and s in (ChipSpace.ROUTE_INDEX,
                                                                     ChipSpace.ROUTE_DEST))),
