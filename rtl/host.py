@@ -754,17 +754,19 @@ class HostInterface(wiring.Component):
                     advance()
                     m.next = "READ_WORD"
             with m.State("SUM_DONE"):
-                m.d.sync += to_sum.eq(0)
-                emit(sum_crc.crc, 4, "FINISH")
+                with m.If(sum_crc.ready):   # its last byte is in
+                    m.d.sync += to_sum.eq(0)
+                    emit(sum_crc.crc, 4, "FINISH")
 
             with m.State("EMIT"):   # emit_n (1 to W / 8) bytes of word, one per cycle
-                with m.If(to_sum):
+                with m.If(to_sum):   # the CRC-32 takes a byte in eight cycles
                     m.d.comb += [sum_crc.valid.eq(1), sum_crc.data.eq(word[:8])]
                 with m.Else():
                     append(word[:8])
-                m.d.sync += [word.eq(word >> 8), emit_n.eq(emit_n - 1)]
-                with m.If(emit_n == 1):
-                    m.next = "EMIT_DONE"
+                with m.If(~to_sum | sum_crc.ready):
+                    m.d.sync += [word.eq(word >> 8), emit_n.eq(emit_n - 1)]
+                    with m.If(emit_n == 1):
+                        m.next = "EMIT_DONE"
             with m.State("EMIT_DONE"):
                 with m.Switch(emit_ret):
                     for i, state in enumerate(returns):
