@@ -12,12 +12,12 @@ The path of a request::
        -> COBS writer (+ CRC-16) -> reply buffer (block RAM, wire bytes) -> tx
 
 **Frame checks** run at the delimiter, in the order of protocol section
-1.3 (compared in FRAME_END, decided in CHECK_FRAME).  The CRC unit sees each byte two bytes late, so at the delimiter it
-holds the CRC of everything but the last two bytes, which are the frame's
+1.3 (compared in FRAME_END, decided in CHECK_FRAME).  The CRC-16 unit sees
+each byte two bytes late, so at the delimiter it holds the CRC of everything but the last two bytes, which are the frame's
 CRC (little-endian, so the usual zero-residue trick does not apply).
 
 **Request checks** read the op and up to ten body bytes into registers
-and then check, in the emulator's order, length, core, space, count and
+(the last two, the top of CHECKSUM's count, only as a flag) and then check, in the emulator's order, length, core, space, count and
 range; WRITE then validates every word (a CHECK command to the core, or the
 route rules for the chip's tables) before it writes any, and INJECT checks
 every axon, the step and the queue room before it queues any.  Nothing
@@ -33,7 +33,16 @@ ACKed one is answered by sending it again.  A NAK is built the same way at
 Execution talks to the cores through their command ports (one command,
 one response; RUN and APPLY to several cores at once), to the router's
 table port, and to the inject queue.  The chip-level counters come in as
-inputs; the FRAMES_* counters live here.
+inputs; the FRAMES_* counters live in the frame buffer past the frame
+(cleared after reset, each frame's counter read, incremented and written
+back byte by byte before its reply is sent).
+
+**Sharing** keeps the registers few: one CRC-16 unit checks a request and
+then builds its reply; one word register gathers a WRITE or INJECT body,
+takes a READ response and shifts reply chunks out; ``ptr`` reads the frame
+buffer and then the reply buffer; the cores' command fields, the route
+table port and the inject event come straight from the registers that
+hold them.
 
 **Timing** (100 MHz on the ECP5 LFE5U-85F, speed grade 6, is the target;
 out of context the interface places and routes at about 120 MHz).  Three
@@ -43,11 +52,11 @@ which stop-and-wait over a UART never notices:
 - A block RAM's output (5.8 ns clock-to-out) goes straight into a
   flip-flop: the frame buffer is read through ``frame_q`` (a byte two
   cycles after its address), the reply buffer through ``reply_q``, the
-  router's table words
-  arrive three cycles after the address (:mod:`.router`).
+  router's table words arrive three cycles after the address
+  (:mod:`.router`).
 - Every check decides on registers.  After the header is read, DECODE
   registers what the checks need from it (the op's length rule, the core,
-  the one-hot space lookup, the high halves of address and count that must
+  the space as a table index, the high halves of address and count that must
   be zero), DECODE2 turns the space into its properties (depth, word
   bytes, writability, sign extension, the WRITE byte count without a
   multiplier) and the range sum, SPACE registers the range comparisons
@@ -60,9 +69,10 @@ which stop-and-wait over a UART never notices:
   (``waddr``) and the words left (``left``, with ``last`` registered)
   instead of a 33-bit index and an adder.
 
-A reply body leaves through one shift register as wide as the build's
+A reply body leaves through the word register, as wide as the build's
 widest word (at least 4 bytes): a longer body (RUN, STATUS) is a chain of
-chunks, and INFO's constant body comes from a byte ROM.
+chunks, and INFO's constant body comes from a byte ROM.  CHECKSUM's CRC-32
+is bit-serial (eight cycles a byte, against a core's few cycles a word).
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
@@ -83,7 +93,10 @@ from .router import RouteTableSignature
 __all__ = ["HostInterface"]
 
 _CHIP = 0xFF
-_HEADER_BYTES = 11        # op + the longest fixed body part (CHECKSUM: 10 bytes)
+# The header register: the op and body bytes 0-7; CHECKSUM's count has two more bytes, which
+# only have to be zero (the loop and range state is at most 16 bits), so they leave a flag.
+_HEADER_BYTES = 1 + 8
+_COUNT_TOP_BYTES = 2
 _REPLY_MAX = 2 + MAX_DATA + 2
 # The reply buffer holds replies COBS-encoded: the stored ACK (a code byte a block of at
 # most 254, and one more), then the place of a NAK (5 bytes, always 6 encoded).
@@ -177,6 +190,7 @@ class HostInterface(wiring.Component):
         # range arithmetic are that wide, not 32 bits.
         B = max_depth.bit_length()
         NW = max(max_depth, MAX_DATA, MAX_FRAME // 2).bit_length()
+        assert B <= 16 and NW <= 16   # CHECKSUM's count: only its low 16 bits are kept
         # Words travel in W bits: the widest word of the build, and at least 32 (the
         # reply chunks and the route words); the cores' 64-bit command data only
         # ever carries W of them (and bit 63, the out-of-range mark).
@@ -199,7 +213,7 @@ class HostInterface(wiring.Component):
         # -- receive: decoded bytes into the frame buffer --------------------------------
         rx_len = Signal(range(MAX_FRAME + 2))   # saturates at MAX_FRAME + 1 (too long)
         rx_error = Signal()
-        first = Signal(8)                       # the frame's first byte (its seq)
+        seq = Signal(8)                         # the frame's first byte (0 if it has none)
         last1, last2 = Signal(8), Signal(8)     # the last two bytes (the CRC, LE)
 
         # -- the request -------------------------------------------------------------
@@ -207,7 +221,8 @@ class HostInterface(wiring.Component):
         op = hdr[:8]
         body = hdr[8:]
         core, space = body[0:8], body[8:16]
-        addr, count16, count32 = body[16:48], body[48:64], body[48:80]
+        addr, count16 = body[16:48], body[48:64]
+        count_top0 = Signal()                   # CHECKSUM: count bits 16-31 are zero
         run_steps = body[0:32]
         inj_step, inj_core, inj_count = body[0:32], body[32:40], body[40:56]
 
@@ -300,7 +315,7 @@ class HostInterface(wiring.Component):
             cmd, rsp = self.cmd[k], self.rsp[k]
             m.d.comb += [cmd.payload.op.eq(c_op), cmd.payload.space.eq(space),
                          cmd.payload.addr.eq(waddr),
-                         cmd.payload.data.eq(Mux(c_op == CoreOp.RUN, run_steps, word_core)),
+                         cmd.payload.data.eq(word_core),
                          cmd.valid.eq(c_pending[k]), rsp.ready.eq(1), got_now[k].eq(rsp.valid)]
             with m.If(cmd.valid & cmd.ready):
                 m.d.sync += c_pending[k].eq(0)
@@ -319,7 +334,7 @@ class HostInterface(wiring.Component):
 
         def issue(opcode, mask):
             """Send ``opcode`` for word ``waddr`` of ``space`` to the cores in ``mask`` (data:
-            ``run_steps`` for RUN, else ``word_core``)."""
+            ``word_core``, which for RUN holds the steps)."""
             m.d.sync += [c_op.eq(opcode), c_pending.eq(mask), c_want.eq(mask), c_got.eq(0)]
 
         # -- reply construction ----------------------------------------------------------------
@@ -353,7 +368,6 @@ class HostInterface(wiring.Component):
         carry = Signal()
         info = ChipInfo(cores=K, params=p, lanes=self._L, route_entries=D, inject_depth=Q)
         info_rom = Array(Const(b, 8) for b in info.body())   # INFO's body: constant bytes
-        info_i = Signal(range(_INFO_BYTES))
         assert len(info_rom) == _INFO_BYTES
 
         # Reply bodies leave through one W-bit shift register: a body longer than a word
@@ -379,7 +393,7 @@ class HostInterface(wiring.Component):
             m.d.sync += [emit_n.eq(n), emit_ret.eq(returns.index(then))]
             m.next = "EMIT"
 
-        seq, nak_reason = Signal(8), Signal(8)
+        nak_reason = Signal(range(max(Reason) + 1))
         tx_nak = Signal()        # the reply is a NAK
         # Sending reads the buffer at ``ptr``; the block RAM's output goes straight
         # into ``reply_q``, so a byte is there two cycles after its address.
@@ -411,15 +425,15 @@ class HostInterface(wiring.Component):
                     m.d.sync += [last1.eq(byte), last2.eq(last1),
                                  rx_len.eq(Mux(rx_len > MAX_FRAME, rx_len, rx_len + 1))]
                     with m.If(rx_len == 0):
-                        m.d.sync += first.eq(byte)
+                        m.d.sync += seq.eq(byte)
 
             f_empty, f_long, f_short, f_crc_bad, f_repeat = (Signal(name=n) for n in (
                 "f_empty", "f_long", "f_short", "f_crc_bad", "f_repeat"))
             with m.State("FRAME_END"):     # the frame checks' comparisons, registered
-                m.d.sync += [seq.eq(Mux(rx_len != 0, first, 0)), ptr.eq(1), gi.eq(0),
+                m.d.sync += [ptr.eq(1), gi.eq(0),
                              f_empty.eq(rx_len == 0), f_long.eq(rx_len > MAX_FRAME),
                              f_short.eq(rx_len < 4), f_crc_bad.eq(crc16.crc != Cat(last2, last1)),
-                             f_repeat.eq(have_last & (first == last_seq))]
+                             f_repeat.eq(have_last & (seq == last_seq))]
                 m.next = "CHECK_FRAME"
             with m.State("CHECK_FRAME"):   # protocol section 1.3, rows 1-6
                 m.d.comb += crc16.clear.eq(1)   # checked: ready for the reply
@@ -440,11 +454,15 @@ class HostInterface(wiring.Component):
                 with m.Else():
                     m.next = "HEADER"
 
-            with m.State("HEADER"):   # bytes 1 .. 11 of the frame, one per cycle
+            with m.State("HEADER"):   # bytes 1 .. 11 of the frame, one a cycle from frame_q
                 m.d.sync += [ptr.eq(ptr + 1), gi.eq(gi + 1)]
-                with m.If(gi >= 2):
-                    m.d.sync += hdr.eq(Cat(hdr[8:], frame_q))
-                with m.If(gi == _HEADER_BYTES + 1):
+                with m.If(gi < 2 + _HEADER_BYTES):
+                    with m.If(gi >= 2):
+                        m.d.sync += hdr.eq(Cat(hdr[8:], frame_q))
+                    m.d.sync += count_top0.eq(1)
+                with m.Else():
+                    m.d.sync += count_top0.eq(count_top0 & (frame_q == 0))
+                with m.If(gi == _HEADER_BYTES + _COUNT_TOP_BYTES + 1):
                     m.next = "DECODE"
 
             # ---- the request checks: two stages of decode, then a decision per state ------
@@ -460,10 +478,10 @@ class HostInterface(wiring.Component):
                     inj_len_ok.eq(rx_len == 4 + 7 + Cat(Const(0, 1), inj_count)),
                     apply_core_bad.eq((core != _CHIP) & (core >= K)),
                     inj_core_bad.eq(inj_core >= K),
-                    inj_none.eq(inj_count == 0), sum_none.eq(count32 == 0),
+                    inj_none.eq(inj_count == 0), sum_none.eq((count16 == 0) & count_top0),
                     run_none.eq(run_steps == 0),
                     addr_hi0.eq(addr[B:] == 0), c16_hi0.eq(count16[B:] == 0),
-                    c32_hi0.eq(count32[B:] == 0), c16_lo.eq(count16[LB:] == 0),
+                    c32_hi0.eq((count16[B:] == 0) & count_top0), c16_lo.eq(count16[LB:] == 0),
                 ]
                 m.d.sync += [len_eq[n].eq(rx_len == 4 + n) for n in len_eq]
                 named = Cat(space[:4], core == _CHIP)
@@ -482,7 +500,7 @@ class HostInterface(wiring.Component):
                 # count16 * wb as shifts and adds (wb is at most 8: no multiplier)
                 wlen_of = [Mux(any_of(lambda c, s, i, wb=wb: word_bytes(i.bits) == wb),
                                _times(count16[:LB], wb), 0) for wb in wbs]
-                n = Mux(op == Op.INJECT, inj_count, Mux(to_sum, count32, count16))[:NW]
+                n = Mux(op == Op.INJECT, inj_count, count16)[:NW]
                 m.d.sync += [
                     sel_writable.eq(any_of(lambda c, s, i: i.writable)),
                     sel_route.eq(any_of(lambda c, s, i: c and s in (ChipSpace.ROUTE_INDEX,
@@ -494,13 +512,14 @@ class HostInterface(wiring.Component):
                     sel_wb1.eq(pick(4, lambda c, s, i: word_bytes(i.bits) + 1)),
                     max_words.eq(pick(len(max_words),
                                       lambda c, s, i: MAX_DATA // word_bytes(i.bits))),
-                    end.eq(addr[:B] + Mux(to_sum, count32[:B], count16[:B])),
+                    end.eq(addr[:B] + count16[:B]),
                     cnt_hi0.eq(Mux(to_sum, c32_hi0, c16_hi0)),
                     wlen.eq(_or_all(wlen_of, len(wlen))),
                     n_m1.eq(Mux(n == 0, 0, n - 1)), n_is1.eq(n == 1),
                 ]
                 for b in signed_bits:
-                    m.d.sync += sext[b].eq(any_of(lambda c, s, i, b=b: i.signed and i.bits == b))
+                    m.d.sync += sext[b].eq(any_of(lambda c, s, i, b=b: i.signed and i.bits == b)
+                                           & (op != Op.RUN))   # RUN's steps pass as they are
                 m.next = "DISPATCH"
 
             with m.State("DISPATCH"):
@@ -676,18 +695,22 @@ class HostInterface(wiring.Component):
                         with m.Case(Op.RUN):
                             with m.If(run_none):
                                 m.next = "RUN_0"      # run_cycles is 0 by then
-                            with m.Else():
-                                issue(CoreOp.RUN, mask_all)
-                                m.next = "RUN_WAIT"
+                            with m.Else():   # the steps into word (body bytes 0-3)
+                                m.d.sync += ptr.eq(2)
+                                m.next = "RUN_STEPS"
                         with m.Case(Op.APPLY):
                             issue(CoreOp.APPLY, Mux(is_chip, mask_all, core_mask))
                             m.next = "APPLY_WAIT"
                         with m.Case(Op.STATUS):
                             m.next = "STATUS_0"
                         with m.Case(Op.INFO):
-                            m.d.sync += info_i.eq(0)
+                            m.d.sync += waddr.eq(0)   # INFO's byte
                             m.next = "INFO"
 
+            gather("RUN_STEPS", 4, 5, "RUN_ISSUE")
+            with m.State("RUN_ISSUE"):
+                issue(CoreOp.RUN, mask_all)
+                m.next = "RUN_WAIT"
             with m.State("RUN_WAIT"):
                 m.d.sync += run_cycles.eq(run_cycles + 1)
                 with m.If(cores_done):
@@ -715,9 +738,9 @@ class HostInterface(wiring.Component):
                         with m.State(f"{name}_{i}_EMIT"):
                             emit(None, n, then)
             with m.State("INFO"):
-                append(info_rom[info_i])
-                m.d.sync += info_i.eq(info_i + 1)
-                with m.If(info_i == _INFO_BYTES - 1):
+                append(info_rom[waddr[:(_INFO_BYTES - 1).bit_length()]])
+                m.d.sync += waddr.eq(waddr + 1)
+                with m.If(waddr == _INFO_BYTES - 1):
                     m.next = "FINISH"
 
             # ---- READ and CHECKSUM: one word after the other ------------------------------
@@ -837,7 +860,7 @@ class HostInterface(wiring.Component):
                     m.next = "RESTART"
             with m.State("RESTART"):
                 m.d.comb += [crc16.clear.eq(1), sum_crc.clear.eq(1)]
-                m.d.sync += rx_len.eq(0)
+                m.d.sync += [rx_len.eq(0), seq.eq(0)]
                 m.next = "RECEIVE"
 
         return m
