@@ -65,8 +65,9 @@ class COBSWriter(wiring.Component):
     """Encodes while a frame is written: bytes in, their COBS encoding into a buffer.
 
     The frame's bytes arrive one per cycle at most (``valid``, ``data``) and
-    go to the buffer's write port (``wr_*``) already encoded, from ``base``
-    on, so sending a frame is reading ``base`` .. ``end - 1`` and one 0x00.
+    go, a cycle later (through a register, for timing), to the buffer's
+    write port (``wr_*``) already encoded, from ``base`` on, so sending a
+    frame is reading ``base`` .. ``end - 1`` and one 0x00.
     A block's code byte is written into the place kept for it (``code_at``)
     when the block closes: at a zero of the data (the zero's own cycle), after
     254 non-zero bytes, or at ``close``.  A block closed by its 254th byte
@@ -84,7 +85,7 @@ class COBSWriter(wiring.Component):
     Attributes
     ----------
     begin : In(1)
-        Start a frame at ``base`` (instead of taking a byte).
+        Start a frame at ``base``, in a cycle without ``pending``.
     base : In(range(depth))
     valid, data : In(1), In(8)
         A byte of the frame.
@@ -92,7 +93,7 @@ class COBSWriter(wiring.Component):
         The frame ends: write the last block's code.  Takes effect in a cycle
         without ``pending``; hold it until then.
     pending : Out(1)
-        A 0xFF code still to be written.
+        A byte or a 0xFF code still to be written.
     end : Out(range(depth))
         One past the last byte written (once closed: the encoded length from ``base``).
     wr_addr, wr_data, wr_en : Out
@@ -118,27 +119,31 @@ class COBSWriter(wiring.Component):
         m = Module()
         code_at = Signal(range(self._depth))   # the current block's code byte
         run = Signal(range(254))                # its data bytes so far
+        pending_ff = Signal()                  # a full block's code still to be written
         pending_at = Signal(range(self._depth))
         wptr = self.end
+        valid, data = Signal(), Signal(8)      # the byte of the cycle before
+        m.d.sync += [valid.eq(self.valid), data.eq(self.data)]
+        m.d.comb += self.pending.eq(valid | pending_ff)
 
         def write(addr, value):
             m.d.comb += [self.wr_addr.eq(addr), self.wr_data.eq(value), self.wr_en.eq(1)]
 
         with m.If(self.begin):
             m.d.sync += [code_at.eq(self.base), wptr.eq(self.base + 1), run.eq(0)]
-        with m.Elif(self.valid & (self.data == 0)):   # the zero's place holds the next code
+        with m.Elif(valid & (data == 0)):   # the zero's place holds the next code
             write(code_at, run + 1)
             m.d.sync += [code_at.eq(wptr), wptr.eq(wptr + 1), run.eq(0)]
-        with m.Elif(self.valid):
-            write(wptr, self.data)
+        with m.Elif(valid):
+            write(wptr, data)
             with m.If(run == 253):
-                m.d.sync += [self.pending.eq(1), pending_at.eq(code_at), code_at.eq(wptr + 1),
+                m.d.sync += [pending_ff.eq(1), pending_at.eq(code_at), code_at.eq(wptr + 1),
                              wptr.eq(wptr + 2), run.eq(0)]
             with m.Else():
                 m.d.sync += [wptr.eq(wptr + 1), run.eq(run + 1)]
-        with m.Elif(self.pending):
+        with m.Elif(pending_ff):
             write(pending_at, 0xFF)
-            m.d.sync += self.pending.eq(0)
+            m.d.sync += pending_ff.eq(0)
         with m.Elif(self.close):
             write(code_at, run + 1)
         return m
