@@ -13,14 +13,16 @@ The path of a request::
 
 **Frame checks** run at the delimiter, in the order of protocol section
 1.3 (compared in FRAME_END, decided in CHECK_FRAME).  The CRC-16 unit sees
-each byte two bytes late, so at the delimiter it holds the CRC of everything but the last two bytes, which are the frame's
-CRC (little-endian, so the usual zero-residue trick does not apply).
+each byte two bytes late, so at the delimiter it holds the CRC of
+everything but the last two bytes, which are the frame's CRC
+(little-endian, so the usual zero-residue trick does not apply).
 
 **Request checks** read the op and up to ten body bytes into registers
-(the last two, the top of CHECKSUM's count, only as a flag) and then check, in the emulator's order, length, core, space, count and
-range; WRITE then validates every word (a CHECK command to the core, or the
-route rules for the chip's tables) before it writes any, and INJECT checks
-every axon, the step and the queue room before it queues any.  Nothing
+(the last two, the top of CHECKSUM's count, only as a flag) and then
+check, in the emulator's order, length, core, space, count and range;
+WRITE then validates every word (a CHECK command to the core, or the route
+rules for the chip's tables) before it writes any, and INJECT checks every
+axon, the step and the queue room before it queues any.  Nothing
 changes before every check has passed: a NAK changes nothing but the
 FRAMES_REJECTED counter.
 
@@ -57,10 +59,10 @@ which stop-and-wait over a UART never notices:
 - Every check decides on registers.  After the header is read, DECODE
   registers what the checks need from it (the op's length rule, the core,
   the space as a table index, the high halves of address and count that must
-  be zero), DECODE2 turns the space into its properties (depth, word
-  bytes, writability, sign extension, the WRITE byte count without a
-  multiplier) and the range sum, SPACE registers the range comparisons
-  for RANGE, and INJECT_CHECK registers the step and room comparisons for
+  be zero), DECODE2 turns the space into its properties (word bytes,
+  writability, sign extension, the WRITE byte count without a multiplier)
+  and the range sum, SPACE registers the range comparisons (against the
+  space's depth and word limit, from tables) for RANGE, and INJECT_CHECK registers the step and room comparisons for
   INJECT_ROOM.  A route word's check is registered in WORD and judged in
   WORD_NEXT, like a core's verdict.
 - State is as wide as the build needs: addresses and counts that pass the
@@ -240,9 +242,7 @@ class HostInterface(wiring.Component):
         # -- stage DECODE2: the named space's properties and the range arithmetic ---------
         sel_writable = Signal()
         sel_route, sel_rindex, sel_status = Signal(), Signal(), Signal()
-        sel_depth = Signal(range(max_depth + 1))
         sel_wb, sel_wb1 = Signal(4), Signal(4)   # bytes a word, + 1
-        max_words = Signal(range(MAX_DATA + 1))
         signed_bits = sorted({info.bits for *_, info in spaces if info.signed})
         sext = {b: Signal(name=f"sext{b}") for b in signed_bits}   # a signed space of b bits
         end = Signal(B + 1)                    # addr + count (low B bits of each)
@@ -507,11 +507,8 @@ class HostInterface(wiring.Component):
                                                                     ChipSpace.ROUTE_DEST))),
                     sel_rindex.eq(any_of(lambda c, s, i: c and s == ChipSpace.ROUTE_INDEX)),
                     sel_status.eq(any_of(lambda c, s, i: c and s == ChipSpace.STATUS)),
-                    sel_depth.eq(pick(len(sel_depth), lambda c, s, i: i.depth)),
                     sel_wb.eq(pick(4, lambda c, s, i: word_bytes(i.bits))),
                     sel_wb1.eq(pick(4, lambda c, s, i: word_bytes(i.bits) + 1)),
-                    max_words.eq(pick(len(max_words),
-                                      lambda c, s, i: MAX_DATA // word_bytes(i.bits))),
                     end.eq(addr[:B] + count16[:B]),
                     cnt_hi0.eq(Mux(to_sum, c32_hi0, c16_hi0)),
                     wlen.eq(_or_all(wlen_of, len(wlen))),
@@ -564,6 +561,9 @@ class HostInterface(wiring.Component):
                         nak(Reason.UNKNOWN_OP)
 
             with m.State("SPACE"):   # READ, WRITE, CHECKSUM
+                # the space's depth and word limit come straight from its tables
+                sel_depth = lookup(sel, B + 1, lambda c, s, i: i.depth)
+                max_words = lookup(sel, 16, lambda c, s, i: MAX_DATA // word_bytes(i.bits))
                 m.d.sync += [ptr.eq(2 + 8),
                              fits.eq(addr_hi0 & cnt_hi0 & (end <= sel_depth)),
                              count_ok.eq((count16 != 0) & (count16 <= max_words)),
