@@ -60,9 +60,10 @@ which stop-and-wait over a UART never notices:
   registers what the checks need from it (the op's length rule, the core,
   the space as a table index, the high halves of address and count that must
   be zero), DECODE2 turns the space into its properties (word bytes,
-  writability, sign extension, the WRITE byte count without a multiplier)
-  and the range sum, SPACE registers the range comparisons (against the
-  space's depth and word limit, from tables) for RANGE, and INJECT_CHECK registers the step and room comparisons for
+  writability, sign extension, the WRITE byte count without a
+  multiplier), SPACE registers the range comparisons (address + count
+  against the space's depth, count against its word limit, both limits
+  from tables) for RANGE, and INJECT_CHECK registers the step and room comparisons for
   INJECT_ROOM.  A route word's check is registered in WORD and judged in
   WORD_NEXT, like a core's verdict.
 - State is as wide as the build needs: addresses and counts that pass the
@@ -245,7 +246,6 @@ class HostInterface(wiring.Component):
         sel_wb, sel_wb1 = Signal(4), Signal(4)   # bytes a word, + 1
         signed_bits = sorted({info.bits for *_, info in spaces if info.signed})
         sext = {b: Signal(name=f"sext{b}") for b in signed_bits}   # a signed space of b bits
-        end = Signal(B + 1)                    # addr + count (low B bits of each)
         cnt_hi0 = Signal()
         # count16 * sel_wb, WRITE's data bytes: only a count below 2**LB can match a
         # body length (c16_lo), so the product is taken of the low LB bits
@@ -509,7 +509,6 @@ class HostInterface(wiring.Component):
                     sel_status.eq(any_of(lambda c, s, i: c and s == ChipSpace.STATUS)),
                     sel_wb.eq(pick(4, lambda c, s, i: word_bytes(i.bits))),
                     sel_wb1.eq(pick(4, lambda c, s, i: word_bytes(i.bits) + 1)),
-                    end.eq(addr[:B] + count16[:B]),
                     cnt_hi0.eq(Mux(to_sum, c32_hi0, c16_hi0)),
                     wlen.eq(_or_all(wlen_of, len(wlen))),
                     n_m1.eq(Mux(n == 0, 0, n - 1)), n_is1.eq(n == 1),
@@ -565,7 +564,7 @@ class HostInterface(wiring.Component):
                 sel_depth = lookup(sel, B + 1, lambda c, s, i: i.depth)
                 max_words = lookup(sel, 16, lambda c, s, i: MAX_DATA // word_bytes(i.bits))
                 m.d.sync += [ptr.eq(2 + 8),
-                             fits.eq(addr_hi0 & cnt_hi0 & (end <= sel_depth)),
+                             fits.eq(addr_hi0 & cnt_hi0 & (addr[:B] + count16[:B] <= sel_depth)),
                              count_ok.eq((count16 != 0) & (count16 <= max_words)),
                              wlen_ok.eq(c16_lo & (rx_len == 4 + 8 + wlen))]
                 with m.If(~core_ok):
