@@ -365,7 +365,7 @@ class HostInterface(wiring.Component):
             return Cat(byte, index, Const(_COUNTERS_AT >> 4, len(ptr) - 4))
 
         counted = Signal(2)      # the counter this frame increments (index, as counter_at)
-        carry = Signal()
+        carry = Signal()         # the increment still to add, byte by byte
         info = ChipInfo(cores=K, params=p, lanes=self._L, route_entries=D, inject_depth=Q)
         info_rom = Array(Const(b, 8) for b in info.body())   # INFO's body: constant bytes
         assert len(info_rom) == _INFO_BYTES
