@@ -8,17 +8,16 @@ last block, a zero after them; the zero is emitted when the next code
 byte arrives, so every wire byte yields at most one output and the
 decoder streams at one byte per cycle.
 
-The encoder (:class:`COBSEncoder`) sends a frame that sits in a block RAM
-outside it, read through the owner's synchronous read port and one
-register (two cycles from address to byte); it reads every block twice
-(count, then send) and sends about one byte every two cycles.
+The transmit side (:class:`COBSWriter`) encodes a frame as it is written
+into a buffer, so the buffer holds wire bytes and sending it is a plain
+read; a stored frame can be sent again as it is.
 """
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["COBSDecoder", "COBSEncoder", "DecodedLayout"]
+__all__ = ["COBSDecoder", "COBSWriter", "DecodedLayout"]
 
 #: one decoded byte, or (``end`` = 1) the end of a frame; ``error`` flags a
 #: frame whose last block was cut short by the delimiter.
@@ -62,212 +61,89 @@ class COBSDecoder(wiring.Component):
         return m
 
 
-class COBSEncoder(wiring.Component):
-    """The transmit side: COBS of ``length`` bytes read from a buffer, then one 0x00.
+class COBSWriter(wiring.Component):
+    """Encodes while a frame is written: bytes in, their COBS encoding into a buffer.
 
-    The bytes to send sit in a block RAM outside the encoder (the host
-    interface's reply buffer); the encoder reads them through the owner's
-    synchronous read port **followed by one register**: it drives ``addr``
-    (itself a register), and ``data`` must be the byte at the address
-    driven two cycles before (``Memory.read_port()``, transparent or not,
-    ``en`` always 1, its ``addr`` from ``addr``, its ``data`` registered
-    once).  The register is there for timing: a block RAM's output is slow
-    (5.8 ns clock-to-out on the ECP5), so it goes straight into a flip-flop
-    and the encoder's decisions start from there.  The buffer must not
-    change while ``busy``.
-
-    The wire bytes equal ``golden/protocol.py: cobs_encode(data) + b"\\x00"``
-    (docs/protocol.md, section 1.1), including the trailing ``01`` after a
-    final 254-byte run.  Every block is read twice: a scan counts its
-    non-zero bytes (up to 254, stopping at a zero of the data or at the
-    end), then the code byte goes out and the block is read again for its
-    data bytes.
-
-    **The read stream.**  ``addr`` counts up by one every cycle, so a byte
-    arrives on ``data`` every cycle; the encoder takes each arriving byte in
-    order, and to read from elsewhere (the block again, after its scan) or
-    to read a byte again (one the output could not take) it *jumps*: the
-    bytes already on their way are then dropped and the new address's byte
-    arrives three cycles after the jump.  A zero that ends a block is
-    simply skipped in the stream, and a zero right at a block's start is
-    sent as code ``01`` without leaving the scan, so only the re-read of a
-    block and a stall of the output cost a jump.
-
-    Timing, with ``o.ready`` always high: a block of c >= 1 data bytes
-    takes 2c + 3 cycles for its c + 1 wire bytes (c + 1 scan cycles, one
-    for the code byte, one for the jump back, c for the data bytes), one
-    more when it ends at a zero (the zero is skipped in the stream), and an
-    empty block before a zero one cycle; the start adds two cycles (the
-    first jump) and the delimiter about two more.  Measured: 1000 non-zero
-    bytes, 1005 wire bytes in 2016 cycles (0.50 a cycle); 1000 bytes with
-    30 % zeros, 1002 wire bytes in 2321 cycles (0.43 a cycle; 0.50 before
-    the read register).  A host link of about 100 cycles a byte never waits
-    for it.
-
-    ``o`` comes from registers, and so does ``addr``; ``o.ready`` reaches
-    the registers only (a byte the output cannot take is read again).
+    The frame's bytes arrive one per cycle at most (``valid``, ``data``) and
+    go, a cycle later (through a register, for timing), to the buffer's
+    write port (``wr_*``) already encoded, from ``base`` on, so sending a
+    frame is reading ``base`` .. ``end - 1`` and one 0x00.
+    A block's code byte is written into the place kept for it (``code_at``)
+    when the block closes: at a zero of the data (the zero's own cycle), after
+    254 non-zero bytes, or at ``close``.  A block closed by its 254th byte
+    needs a second write in that byte's cycle; its code (0xFF) waits in
+    ``pending`` for the next cycle without a byte, so ``valid`` must be low
+    at least once in every 254 cycles.  The bytes equal
+    ``golden/protocol.py: cobs_encode(data)``, with its trailing ``01`` after
+    a final 254-byte run.
 
     Parameters
     ----------
-    max_length : int
-        The longest frame, in bytes (at least 1).
+    depth : int
+        The buffer's depth (addresses ``0 .. depth - 1``).
 
     Attributes
     ----------
-    start : In(1)
-        A one-cycle pulse while not ``busy`` starts a frame; ignored while
-        ``busy``.
-    length : In(range(max_length + 1))
-        Bytes to send, at addresses 0 .. length - 1; sampled with ``start``.
-        0 is legal and sends ``01 00``.
-    addr : Out(range(max_length))
-        Read address for the buffer's synchronous read port (a register; it
-        runs up to two addresses past the byte in use, wrapping in the
-        port's width: those bytes are never used).
-    data : In(8)
-        The byte at the ``addr`` of two cycles before.
-    o : Out(stream.Signature(8))
-        Wire bytes: the COBS encoding, then one 0x00.
-    busy : Out(1)
-        High from the cycle after ``start`` until the cycle after the 0x00
-        was accepted.
+    begin : In(1)
+        Start a frame at ``base``, in a cycle without ``pending``.
+    base : In(range(depth))
+    valid, data : In(1), In(8)
+        A byte of the frame.
+    close : In(1)
+        The frame ends: write the last block's code.  Takes effect in a cycle
+        without ``pending``; hold it until then.
+    pending : Out(1)
+        A byte or a 0xFF code still to be written.
+    end : Out(range(depth))
+        One past the last byte written (once closed: the encoded length from ``base``).
+    wr_addr, wr_data, wr_en : Out
+        The buffer's write port.
     """
 
-    def __init__(self, max_length):
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"COBS encoder max_length must be a positive integer, "
-                             f"not {max_length!r}")
-        self._max_length = max_length
+    def __init__(self, depth):
+        self._depth = depth
         super().__init__({
-            "start": In(1),
-            "length": In(range(max_length + 1)),
-            "addr": Out(range(max_length)),
+            "begin": In(1),
+            "base": In(range(depth)),
+            "valid": In(1),
             "data": In(8),
-            "o": Out(stream.Signature(8)),
-            "busy": Out(1),
+            "close": In(1),
+            "pending": Out(1),
+            "end": Out(range(depth)),
+            "wr_addr": Out(range(depth)),
+            "wr_data": Out(8),
+            "wr_en": Out(1),
         })
-
-    @property
-    def max_length(self):
-        return self._max_length
 
     def elaborate(self, platform):
         m = Module()
-        L = self._max_length
-        length = Signal(range(L + 1))      # sampled at start
-        block = Signal(range(L + 1))       # first byte of the current block
-        next_block = Signal(range(L + 1))  # first byte of the next one
-        want = Signal(range(L + 1))        # the address of the next byte to take
-        count = Signal(range(255))         # scan: bytes counted; data: bytes left
-        final = Signal()                   # the current block ends the frame
-        zero_end = Signal()                # ... ends at a zero of the data
-        skip = Signal()                    # the next byte is that zero: drop it
+        code_at = Signal(range(self._depth))   # the current block's code byte
+        run = Signal(range(254))                # its data bytes so far
+        pending_ff = Signal()                  # a full block's code still to be written
+        pending_at = Signal(range(self._depth))
+        wptr = self.end
+        valid, data = Signal(), Signal(8)      # the byte of the cycle before
+        m.d.sync += [valid.eq(self.valid), data.eq(self.data)]
+        m.d.comb += self.pending.eq(valid | pending_ff)
 
-        # -- the read stream: one address a cycle, or a jump -------------------------
-        ra = Signal(range(L + 3))          # the address driven now (at most want + 2)
-        jump = Signal()
-        jump_to = Signal(range(L + 1))
-        j1, j2 = Signal(init=1), Signal(init=1)   # a jump one / two cycles ago
-        arrived = Signal()                 # data holds the stream's next byte (``want``)
-        m.d.comb += [self.addr.eq(ra), arrived.eq(~j1 & ~j2)]
-        m.d.sync += [ra.eq(Mux(jump, jump_to, ra + 1)), j1.eq(jump), j2.eq(j1)]
+        def write(addr, value):
+            m.d.comb += [self.wr_addr.eq(addr), self.wr_data.eq(value), self.wr_en.eq(1)]
 
-        out_data = Signal(8)
-        out_valid = Signal()
-        load = Signal()                    # the output register takes a byte now
-        load_data = Signal(8)
-        can_load = Signal()
-
-        m.d.comb += [
-            can_load.eq(~out_valid | self.o.ready),
-            self.o.valid.eq(out_valid),
-            self.o.payload.eq(out_data),
-        ]
-        with m.If(load):
-            m.d.sync += [out_data.eq(load_data), out_valid.eq(1)]
-        with m.Elif(self.o.ready):
-            m.d.sync += out_valid.eq(0)
-
-        def jump_data():
-            """The scan has stopped with count >= 1: read the block again for its data."""
-            m.d.comb += [jump.eq(1), jump_to.eq(block)]
-            m.d.sync += want.eq(block)
-
-        with m.FSM():
-            with m.State("IDLE"):
-                m.d.comb += jump.eq(1)     # (to 0: the stream stays put)
-                with m.If(self.start):
-                    m.d.sync += [length.eq(self.length), block.eq(0), want.eq(0),
-                                 count.eq(0), skip.eq(0)]
-                    m.next = "SCAN"
-
-            with m.State("SCAN"):
-                m.d.comb += self.busy.eq(1)
-                # ``data`` holds byte ``want`` = block + count (when it has arrived)
-                with m.If(arrived & skip):
-                    m.d.sync += skip.eq(0)
-                with m.Elif(arrived):
-                    with m.If(count == 254):
-                        m.d.sync += [next_block.eq(want), final.eq(0), zero_end.eq(0)]
-                        jump_data()
-                        m.next = "CODE"
-                    with m.Elif(want == length):
-                        m.d.sync += final.eq(1)
-                        with m.If(count != 0):
-                            jump_data()
-                        m.next = "CODE"
-                    with m.Elif(self.data == 0):
-                        m.d.sync += [next_block.eq(want + 1), final.eq(0), zero_end.eq(1)]
-                        with m.If(count != 0):
-                            jump_data()
-                            m.next = "CODE"
-                        with m.Elif(can_load):   # an empty block: code 01, scan on
-                            m.d.comb += [load.eq(1), load_data.eq(1)]
-                            m.d.sync += [block.eq(want + 1), want.eq(want + 1)]
-                        with m.Else():
-                            m.d.sync += want.eq(want + 1)
-                            m.next = "CODE"
-                    with m.Else():
-                        m.d.sync += [count.eq(count + 1), want.eq(want + 1)]
-
-            with m.State("CODE"):
-                m.d.comb += [self.busy.eq(1), load_data.eq(count + 1)]
-                with m.If(arrived):        # too early for DATA or SCAN: read it again
-                    m.d.comb += [jump.eq(1), jump_to.eq(want)]
-                with m.If(can_load):
-                    m.d.comb += load.eq(1)
-                    with m.If(count != 0):
-                        m.next = "DATA"
-                    with m.Elif(final):
-                        m.next = "DELIM"
-                    with m.Else():
-                        m.d.sync += block.eq(next_block)
-                        m.next = "SCAN"
-
-            with m.State("DATA"):
-                m.d.comb += [self.busy.eq(1), load_data.eq(self.data)]
-                with m.If(arrived & can_load):
-                    m.d.comb += load.eq(1)
-                    m.d.sync += count.eq(count - 1)
-                    with m.If(count != 1):
-                        m.d.sync += want.eq(want + 1)
-                    with m.Elif(final):
-                        m.next = "DELIM"
-                    with m.Else():         # the stream goes on into the next block
-                        m.d.sync += [block.eq(next_block), want.eq(next_block),
-                                     skip.eq(zero_end)]
-                        m.next = "SCAN"
-                with m.Elif(arrived):      # the output is full: this byte again
-                    m.d.comb += [jump.eq(1), jump_to.eq(want)]
-
-            with m.State("DELIM"):
-                m.d.comb += [self.busy.eq(1), load_data.eq(0), jump.eq(1)]
-                with m.If(can_load):
-                    m.d.comb += load.eq(1)
-                    m.next = "FLUSH"
-
-            with m.State("FLUSH"):
-                m.d.comb += [self.busy.eq(1), jump.eq(1)]
-                with m.If(self.o.ready):
-                    m.next = "IDLE"
+        with m.If(self.begin):
+            m.d.sync += [code_at.eq(self.base), wptr.eq(self.base + 1), run.eq(0)]
+        with m.Elif(valid & (data == 0)):   # the zero's place holds the next code
+            write(code_at, run + 1)
+            m.d.sync += [code_at.eq(wptr), wptr.eq(wptr + 1), run.eq(0)]
+        with m.Elif(valid):
+            write(wptr, data)
+            with m.If(run == 253):
+                m.d.sync += [pending_ff.eq(1), pending_at.eq(code_at), code_at.eq(wptr + 1),
+                             wptr.eq(wptr + 2), run.eq(0)]
+            with m.Else():
+                m.d.sync += [wptr.eq(wptr + 1), run.eq(run + 1)]
+        with m.Elif(pending_ff):
+            write(pending_at, 0xFF)
+            m.d.sync += pending_ff.eq(0)
+        with m.Elif(self.close):
+            write(code_at, run + 1)
         return m

@@ -6,15 +6,15 @@
   initial and final XOR 0xFFFFFFFF (check value 0xCBF43926) — the CHECKSUM
   command.
 
-Both take one byte per cycle: the eight bit steps unroll into an XOR
-network at elaboration.
+CRC16 takes one byte per cycle (the eight bit steps unroll into an XOR
+network at elaboration); CRC32 one bit per cycle.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CRC16", "CRC32", "crc16_step", "crc32_step", "crc16_of"]
+__all__ = ["CRC16", "CRC32", "crc16_step", "crc32_step"]
 
 
 def crc16_step(crc, byte):
@@ -49,84 +49,52 @@ def _xor_network(step, width, crc, byte):
     return Cat(*bits)
 
 
-class _CRC(wiring.Component):
-    _width = None
-    _init = None
+class CRC16(wiring.Component):
+    """CRC-16/CCITT-FALSE, one byte per cycle; ``crc`` is the value over the bytes so far."""
 
-    def __init__(self):
-        super().__init__({
-            "clear": In(1),     # restart at the initial value (wins over data)
-            "valid": In(1),     # fold ``data`` into the register this cycle
-            "data": In(8),
-            "crc": Out(self._width),
-        })
-
-    def _step(self, crc, byte):
-        raise NotImplementedError
+    clear: In(1)     # restart at the initial value (wins over data)
+    valid: In(1)     # fold ``data`` into the register this cycle
+    data:  In(8)
+    crc:   Out(16)
 
     def elaborate(self, platform):
         m = Module()
-        reg = Signal(self._width, init=self._init)
+        reg = Signal(16, init=0xFFFF)
         with m.If(self.clear):
-            m.d.sync += reg.eq(self._init)
+            m.d.sync += reg.eq(0xFFFF)
         with m.Elif(self.valid):
-            m.d.sync += reg.eq(self._step(reg, self.data))
-        m.d.comb += self.crc.eq(self._output(reg))
+            m.d.sync += reg.eq(_xor_network(crc16_step, 16, reg, self.data))
+        m.d.comb += self.crc.eq(reg)
         return m
 
 
-class CRC16(_CRC):
-    """CRC-16/CCITT-FALSE, one byte per cycle; ``crc`` is the value over the bytes so far."""
+class CRC32(wiring.Component):
+    """CRC-32 (zlib), one bit per cycle: a byte takes eight cycles.
 
-    _width = 16
-    _init = 0xFFFF
-
-    def _step(self, crc, byte):
-        return _xor_network(crc16_step, 16, crc, byte)
-
-    def _output(self, reg):
-        return reg
-
-
-class CRC32(_CRC):
-    """CRC-32 (zlib), one byte per cycle; ``crc`` is the final value over the bytes so far."""
-
-    _width = 32
-    _init = 0xFFFFFFFF
-
-    def _step(self, crc, byte):
-        return _xor_network(crc32_step, 32, crc, byte)
-
-    def _output(self, reg):
-        return reg ^ 0xFFFFFFFF
-
-
-def crc16_of(byte_values):
-    """CRC-16/CCITT-FALSE of a short sequence of 8-bit values, as a combinational expression.
-
-    For frames of a few bytes known in one cycle (the NAK reply), where
-    clocking them through :class:`CRC16` would only add states.  The CRC is
-    affine in the input bits, so each output bit is a constant XOR the input
-    bits that flip it (found by evaluating :func:`crc16_step` on unit
-    vectors): one flat XOR per bit, not a chain of byte steps.
+    ``crc`` is the final value over the bytes so far once ``ready`` is high
+    again after the last one.  Bit-serial because its only user (CHECKSUM)
+    waits for a core between words anyway: a bit step is one gate per
+    polynomial term, where a byte step is an XOR network over 40 inputs.
     """
-    n = len(byte_values)
 
-    def crc_of(ints):
-        crc = 0xFFFF
-        for byte in ints:
-            crc = crc16_step(crc, byte)
-        return crc
+    clear: In(1)     # restart at the initial value (wins over data)
+    valid: In(1)     # take ``data`` while ``ready``
+    data:  In(8)
+    ready: Out(1)    # no byte in progress
+    crc:   Out(32)
 
-    base = crc_of([0] * n)
-    flips = [[crc_of([1 << j if k == i else 0 for k in range(n)]) ^ base for j in range(8)]
-             for i in range(n)]
-    bits = []
-    for out in range(16):
-        bit = Const(base >> out & 1, 1)
-        for i, value in enumerate(byte_values):
-            for j in range(8):
-                if flips[i][j] >> out & 1:
-                    bit = bit ^ value[j]
-        bits.append(bit)
-    return Cat(*bits)
+    def elaborate(self, platform):
+        m = Module()
+        reg = Signal(32, init=0xFFFFFFFF)
+        byte = Signal(8)                  # the bits still to fold in, LSB first
+        left = Signal(range(9))
+        m.d.comb += [self.ready.eq(left == 0), self.crc.eq(reg ^ 0xFFFFFFFF)]
+        with m.If(self.clear):
+            m.d.sync += [reg.eq(0xFFFFFFFF), left.eq(0)]
+        with m.Elif(self.valid & self.ready):
+            m.d.sync += [byte.eq(self.data), left.eq(8)]
+        with m.Elif(~self.ready):
+            low = reg[0] ^ byte[0]
+            m.d.sync += [reg.eq((reg >> 1) ^ Mux(low, 0xEDB88320, 0)), byte.eq(byte >> 1),
+                         left.eq(left - 1)]
+        return m

@@ -13,7 +13,8 @@ CHECK = b"123456789"
 
 
 def run_unit(dut, frames):
-    """Feed each frame (clear first) and return the CRC after each."""
+    """Feed each frame (clear first; each byte when the unit is ``ready``, if it says)
+    and return the CRC after each."""
     out = []
 
     async def bench(ctx):
@@ -24,11 +25,13 @@ def run_unit(dut, frames):
             for i, byte in enumerate(frame):
                 ctx.set(dut.valid, 1)
                 ctx.set(dut.data, byte)
-                await ctx.tick()
+                await ctx.tick().until(getattr(dut, "ready", 1))
                 if i % 3 == 2:   # idle cycles in between change nothing
                     ctx.set(dut.valid, 0)
                     await ctx.tick()
             ctx.set(dut.valid, 0)
+            if hasattr(dut, "ready"):   # the last byte's bits
+                await ctx.tick().until(dut.ready)
             out.append(ctx.get(dut.crc))
 
     sim = Simulator(dut)
