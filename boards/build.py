@@ -75,11 +75,6 @@ def _yosys_flip_flops(build_dir, name):
     return None, None
 
 
-#: nextpnr's router per family: on the 4-core ULX3S design the default router1 does not
-#: converge (248k of 269k arcs still queued after 8 minutes); router2 routes it
-_ROUTER = {"ecp5": " --router router2", "ice40": ""}
-
-
 def build_board(board, build_dir, *, f_core=None, config=None):
     """Synthesize, place and route ``board``'s top and pack the bitstream; returns the report."""
     cfg = config or BOARDS[board]
@@ -95,8 +90,8 @@ def build_board(board, build_dir, *, f_core=None, config=None):
     t0 = time.perf_counter()
     try:
         platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
-                       nextpnr_opts=f"--timing-allow-fail --report {name}.report.json"
-                       + _ROUTER[cfg.family],
+                       nextpnr_opts=f"--timing-allow-fail --router {cfg.router} "
+                                    f"--report {name}.report.json",
                        **({"synth_opts": "-abc9"} if cfg.family == "ecp5" else {}))
     except subprocess.CalledProcessError as e:
         log = build_dir / f"{name}.tim"

@@ -48,6 +48,9 @@ class BoardConfig:
     route_entries: int
     inject_depth: int
     fifo_depth: int = 4
+    #: nextpnr's router: router1 gives the better clock where it converges; the 4-core
+    #: ULX3S design needs router2 (router1 still had 248k of 269k arcs queued after 8 min)
+    router: str = "router1"
     notes: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -65,7 +68,8 @@ class BoardConfig:
                 "cores": self.cores, "neurons": p.neurons, "axons": p.axons,
                 "history": p.history, "lanes": self.lanes,
                 "synapses_per_core": p.neurons * p.axons,
-                "route_entries": self.route_entries, "inject_depth": self.inject_depth}
+                "route_entries": self.route_entries, "inject_depth": self.inject_depth,
+                "nextpnr_router": self.router}
 
 
 BOARDS = {
@@ -84,7 +88,7 @@ BOARDS = {
         "ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", "ecp5", 25e6, 100e6,
         3_000_000,
         CoreParams(neurons=64, axons=256, history=64), cores=4, lanes=4,
-        route_entries=1024, inject_depth=256,
+        route_entries=1024, inject_depth=256, router="router2",
         notes="4 cores of 64 neurons x 256 axons (256 neurons in all), 4 lanes"),
 }
 

@@ -19,12 +19,15 @@ from dataclasses import replace
 from sal_hw.boards.build import build_board, summary
 from sal_hw.boards.top import BOARDS
 
-#: routed Fmax of this build must not fall below this (MHz); measured 86-91 MHz
+#: routed Fmax of this build must not fall below this (MHz); measured 86-95 MHz
 FMAX_FLOOR_MHZ = 80.0
 
 
 def test_one_ulx3s_core_builds_for_the_ecp5(tmp_path):
-    cfg = replace(BOARDS["ulx3s-85f"], cores=1, notes="one core of the ULX3S configuration")
+    # router1, as this size is built elsewhere: router2 (which the 4-core design needs to
+    # converge) routed this one at 74.1 MHz, router1 at 94.7 MHz, from the same placement
+    cfg = replace(BOARDS["ulx3s-85f"], cores=1, router="router1",
+                  notes="one core of the ULX3S configuration")
     report = build_board("ulx3s-85f", tmp_path, config=cfg)
     assert json.loads((tmp_path / "report.json").read_text()) == report
     assert report["bitstream"] and report["bitstream_bytes"] > 100_000
