@@ -1,8 +1,8 @@
 """The open-flow build end to end (Yosys, nextpnr-ecp5, ecppack from YoWASP) on one core of the ULX3S chip.
 
 The ULX3S configuration is 4 cores of 64 neurons x 256 axons with 4 lanes;
-its full build takes about 40 minutes of place and route on a 2-core
-machine, too long for CI (docs/boards.md records it).  CI builds the same
+its full build takes about 30 minutes on a 2-core machine, too long for
+CI (docs/boards.md records it).  CI builds the same
 board top with **one** of those cores (same core parameters, lanes, host
 interface, router, UART, PLL) for the LFE5U-85F, about 5 minutes: a
 bitstream, resources parsed from nextpnr, the routed Fmax and the verdicts
@@ -24,8 +24,8 @@ FMAX_FLOOR_MHZ = 80.0
 
 
 def test_one_ulx3s_core_builds_for_the_ecp5(tmp_path):
-    # router1, as this size is built elsewhere: router2 (which the 4-core design needs to
-    # converge) routed this one at 74.1 MHz, router1 at 94.7 MHz, from the same placement
+    # router1: router2, which only the 4-core design needs (to converge), routed this one
+    # at 74.1 MHz and router1 at 94.7 MHz from the same placement
     cfg = replace(BOARDS["ulx3s-85f"], cores=1, router="router1",
                   notes="one core of the ULX3S configuration")
     report = build_board("ulx3s-85f", tmp_path, config=cfg)
