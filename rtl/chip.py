@@ -92,11 +92,13 @@ class SALChip(wiring.Component):
             # the sync reset: the chip-wide reset net then drives K flip-flops instead of
             # every core's, which on the 4-core ULX3S build spanned the die (16 ns of
             # routing, the critical path).  A core leaves reset one cycle after the rest.
+            # The register itself must not be reset (it would hold 0 while the reset is up).
             domain = f"core{k}"
             cd = ClockDomain(domain, local=True)
             m.domains += cd
-            m.d.comb += cd.clk.eq(ClockSignal("sync"))
-            m.d.sync += cd.rst.eq(ResetSignal("sync"))
+            core_rst = Signal(init=1, reset_less=True, name=f"core{k}_rst")
+            m.d.sync += core_rst.eq(ResetSignal("sync"))
+            m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(core_rst)]
             m.submodules[f"core{k}"] = DomainRenamer(domain)(core)
             wiring.connect(m, host.cmd[k], core.cmd)
             wiring.connect(m, core.rsp, host.rsp[k])

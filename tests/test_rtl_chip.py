@@ -70,3 +70,62 @@ def test_protocol_examples_byte_for_byte():
             assert got == run_reply, "the retransmission differs from the first reply"
         else:
             assert got == want, f"{title}: {got.hex()} != {want.hex()}"
+
+
+def test_reset_returns_every_core_to_its_reset_state():
+    """A reset in the middle of a session resets the cores too (each core's reset is a
+    register of the chip reset, rtl/chip.py): a written configuration register reads back
+    as after power-up."""
+    from amaranth.hdl import ClockDomain, Module
+
+    from sal_hw.golden import protocol as pr
+    from sal_hw.golden.chip import FixedChip
+    from sal_hw.golden.emulator import ChipEmulator
+    from sal_hw.golden.spaces import Config, Space
+
+    def emulator():
+        return ChipEmulator(FixedChip(EXAMPLE_PARAMS, 2, route_entries=16, inject_depth=8))
+
+    before = emulator()
+    info = before.info.space_info(1, Space.CONFIG)
+    write = pr.Write.of(1, Space.CONFIG, Config.TAU_REF, [7], info).wire(1)
+    read = pr.Read(1, Space.CONFIG, Config.TAU_REF, 1).wire(1)
+    want_written = before.feed(write)
+    want_read_written = emulator()
+    want_read_written.feed(write)
+    want_after_reset = emulator().feed(read)
+    assert want_read_written.feed(read) != want_after_reset   # the test can tell them apart
+
+    dut = SALChip(EXAMPLE_PARAMS, cores=2, lanes=1, route_entries=16, inject_depth=8)
+    top = Module()
+    top.domains.sync = sync = ClockDomain("sync")
+    top.submodules.chip = dut
+    got = []
+
+    async def send(ctx, wire):
+        for byte in wire:
+            ctx.set(dut.rx.valid, 1)
+            ctx.set(dut.rx.payload, byte)
+            await ctx.tick().until(dut.rx.ready)
+        ctx.set(dut.rx.valid, 0)
+        reply = bytearray()
+        for _ in range(WATCHDOG):
+            await ctx.tick()
+            if ctx.get(dut.tx.valid):
+                reply.append(ctx.get(dut.tx.payload))
+                if reply[-1] == 0:
+                    return bytes(reply)
+        raise AssertionError(f"no complete reply: {bytes(reply).hex()}")
+
+    async def bench(ctx):
+        ctx.set(dut.tx.ready, 1)
+        got.append(await send(ctx, write))
+        ctx.set(sync.rst, 1)
+        await ctx.delay(3e-6)            # three clock periods (a tick would raise DomainReset)
+        ctx.set(sync.rst, 0)
+        await ctx.tick().repeat(50)
+        got.append(await send(ctx, read))
+
+    run(top, bench)
+    assert got[0] == want_written, got[0].hex()
+    assert got[1] == want_after_reset, f"{got[1].hex()} != {want_after_reset.hex()}"
