@@ -48,6 +48,15 @@ def run(dut, bench, *, clock=True):
         sim.run()
 
 
+async def send_bytes(ctx, sink, data):
+    """Offer ``data`` byte by byte on the byte stream ``sink``, each until it is taken."""
+    for byte in data:
+        ctx.set(sink.valid, 1)
+        ctx.set(sink.payload, byte)
+        await ctx.tick().until(sink.ready)
+    ctx.set(sink.valid, 0)
+
+
 def to_bits(value, bits):
     """``value`` as the ``bits``-bit two's-complement word the hardware carries."""
     return value & ((1 << bits) - 1)

@@ -11,7 +11,7 @@ from sal_hw.golden.emulator import EXAMPLE_PARAMS, protocol_examples
 from sal_hw.golden.protocol import cobs_decode, crc16
 from sal_hw.rtl.chip import SALChip
 
-from rtl_sim import run
+from rtl_sim import run, send_bytes
 
 WATCHDOG = 20_000
 
@@ -23,11 +23,7 @@ def exchange(dut, requests):
     async def bench(ctx):
         ctx.set(dut.tx.ready, 1)
         for wire, want in requests:
-            for byte in wire:
-                ctx.set(dut.rx.valid, 1)
-                ctx.set(dut.rx.payload, byte)
-                await ctx.tick().until(dut.rx.ready)
-            ctx.set(dut.rx.valid, 0)
+            await send_bytes(ctx, dut.rx, wire)
             got = bytearray()
             if want:     # the emulator answers: wait for the whole reply
                 for _ in range(WATCHDOG):
@@ -103,11 +99,7 @@ def test_reset_returns_every_core_to_its_reset_state():
     got = []
 
     async def send(ctx, wire):
-        for byte in wire:
-            ctx.set(dut.rx.valid, 1)
-            ctx.set(dut.rx.payload, byte)
-            await ctx.tick().until(dut.rx.ready)
-        ctx.set(dut.rx.valid, 0)
+        await send_bytes(ctx, dut.rx, wire)
         reply = bytearray()
         for _ in range(WATCHDOG):
             await ctx.tick()

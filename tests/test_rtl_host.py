@@ -8,6 +8,8 @@ from sal_hw.golden.emulator import EXAMPLE_PARAMS
 from sal_hw.golden.protocol import cobs_decode, cobs_encode, crc16
 from sal_hw.rtl.host import _COUNTERS_AT, HostInterface
 
+from rtl_sim import send_bytes
+
 INFO, STATUS = 8, 6
 
 
@@ -29,11 +31,7 @@ def _run(preset, requests):
             ctx.set(frame_mem.data[_COUNTERS_AT + i], value)
         ctx.set(dut.tx.ready, 1)
         for wire in requests:
-            for byte in wire:
-                ctx.set(dut.rx.valid, 1)
-                ctx.set(dut.rx.payload, byte)
-                await ctx.tick().until(dut.rx.ready)
-            ctx.set(dut.rx.valid, 0)
+            await send_bytes(ctx, dut.rx, wire)
             got = bytearray()
             while not got or got[-1] != 0:
                 await ctx.tick()
