@@ -422,15 +422,31 @@ class SALCore(wiring.Component):
 
         if not self._loopback:
             # An axon event is taken into a register (ready depends on the state only) and
-            # merged into the axon spikes in the next cycle; the core is not ``waiting``
-            # while one is held, so the barrier cannot pass it.
+            # merged into the axon spikes two cycles later; the core is not ``waiting``
+            # while one is in flight, so the barrier cannot pass it.  Whether the axon
+            # already spiked is read in two stages (a 256:1 select is too slow for one
+            # routed cycle): stage 1 registers the event's group of spike bits and whether
+            # the event merging in that cycle is the same axon (its bit is not yet in the
+            # group), stage 2 picks the bit and merges.
             event_valid = Signal()
             event = Signal(range(A))
             with m.If(event_valid):
                 m.d.sync += event_valid.eq(0)
-                with m.If(~axon_spikes.bit_select(event, 1)):
-                    m.d.sync += [axon_spikes.bit_select(event, 1).eq(1), a_count.eq(a_count + 1)]
-                    m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(event), al_w.en.eq(1)]
+            group = min(16, A)
+            gb = (group - 1).bit_length()
+            merge_valid = Signal()
+            merge_event = Signal(range(A))
+            merge_group = Signal(group)
+            merge_repeat = Signal()     # the same axon as the event merging one cycle ahead
+            m.d.sync += [merge_valid.eq(event_valid), merge_event.eq(event),
+                         merge_group.eq(axon_spikes.word_select(event[gb:], group)
+                                        if A > group else axon_spikes),
+                         merge_repeat.eq(merge_valid & (merge_event == event))]
+            seen = merge_group.bit_select(merge_event[:gb], 1) if group > 1 else merge_group
+            with m.If(merge_valid & ~seen & ~merge_repeat):
+                m.d.sync += [axon_spikes.bit_select(merge_event, 1).eq(1),
+                             a_count.eq(a_count + 1)]
+                m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(merge_event), al_w.en.eq(1)]
 
         def waiting_states(name, cycles, then, each):
             """``name`` and ``name``_WAIT: ``each()`` in each of ``cycles`` cycles, then ``then``."""
@@ -593,7 +609,7 @@ class SALCore(wiring.Component):
                         m.next = "EMIT_FETCH"
                 with m.State("ROUTE"):
                     take_axon_events()
-                    m.d.comb += self.waiting.eq(~event_valid)
+                    m.d.comb += self.waiting.eq(~event_valid & ~merge_valid)
                     with m.If(self.route_done):
                         m.next = "ROW_FETCH"
 
