@@ -51,6 +51,7 @@ from ..golden.params import CoreParams
 from ..golden.spaces import Config, Space, rule_word_bits, space_info
 from .banks import LaneBanks
 from .command import Op, command_signature, response_signature
+from .compare import below, in_bounds
 from .axon import AXON_LATENCY, AxonUnit
 from .neuron import NEURON_LATENCY, Y_LATENCY, NeuronUnit
 from .pipeline import delayed, selected_bit
@@ -279,7 +280,7 @@ class SALCore(wiring.Component):
             m.d.sync += [spikes.bit_select(nu.spike_n, 1).eq(1), n_count.eq(n_count + 1)]
             m.d.comb += [nl_w.addr.eq(n_count), nl_w.data.eq(nu.spike_n), nl_w.en.eq(1)]
             if self._loopback:   # single-core build: neuron n drives axon n
-                with m.If(nu.spike_n < A):
+                with m.If(below(nu.spike_n, A)):
                     m.d.sync += [axon_spikes.bit_select(nu.spike_n, 1).eq(1),
                                  a_count.eq(a_count + 1)]
                     m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(nu.spike_n),
@@ -329,7 +330,7 @@ class SALCore(wiring.Component):
         with m.Switch(c_space):
             for sp in Space:
                 with m.Case(sp):
-                    m.d.comb += in_range_now.eq(c_addr < space_info(p, sp).depth)
+                    m.d.comb += in_range_now.eq(below(c_addr, space_info(p, sp).depth))
 
         value_ok_now = Signal()
         limits = {Config.TAU_REF: (1, 255), Config.TAU_SYN: (1, H),
@@ -347,11 +348,11 @@ class SALCore(wiring.Component):
                         with m.Switch(c_addr):
                             for reg, (lo, hi) in limits.items():
                                 with m.Case(reg):
-                                    m.d.comb += value_ok_now.eq((c_data >= lo) & (c_data <= hi))
+                                    m.d.comb += value_ok_now.eq(in_bounds(c_data, lo, hi))
                     elif sp == Space.SEED:
                         m.d.comb += value_ok_now.eq(fits & (c_data != 0))
                     elif sp == Space.RULES:   # eta_s must leave room for the carry
-                        m.d.comb += value_ok_now.eq(fits & (c_data[2 * g:2 * g + 5] < p.acc_bits))
+                        m.d.comb += value_ok_now.eq(fits & below(c_data[2 * g:2 * g + 5], p.acc_bits))
                     else:
                         m.d.comb += value_ok_now.eq(fits & info.writable)
 
@@ -573,7 +574,7 @@ class SALCore(wiring.Component):
                     m.next = "AXONS"
 
             with m.State("NEURON"):
-                with m.If(idx < N):
+                with m.If(below(idx, N)):
                     m.d.comb += [r_nu["valid"].eq(1), r_nu["n"].eq(idx),
                                  r_bank["ib", "sel_one"].eq(1), r_bank["ib", "one_addr"].eq(idx)]
                 m.d.sync += idx.eq(idx + 1)
@@ -654,7 +655,7 @@ class SALCore(wiring.Component):
                     m.next = "COLUMN_FETCH"
 
             with m.State("AXONS"):
-                with m.If(idx < A):
+                with m.If(below(idx, A)):
                     m.d.comb += [r_au["valid"].eq(1), r_au["a"].eq(idx),
                                  r_au["spike"].eq(axon_spikes.bit_select(idx, 1))]
                 m.d.sync += idx.eq(idx + 1)

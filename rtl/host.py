@@ -88,6 +88,7 @@ from ..golden.protocol import MAX_DATA, MAX_FRAME, ChipInfo, Op, Reason, word_by
 from ..golden.spaces import Space, space_info
 from .cobs import COBSDecoder, COBSWriter
 from .command import Op as CoreOp
+from .compare import at_least, at_most, below
 from .command import command_signature, response_signature
 from .crc import CRC16, CRC32
 from .inject import inject_event_layout
@@ -272,8 +273,8 @@ class HostInterface(wiring.Component):
             with m.If(sext[b]):
                 m.d.comb += [rsp_word.eq(rsp_data[:b].as_signed()),
                              word_core.eq(Mux(word_ok, word[:b], 1 << 63))]
-        route_ok = Mux(sel_rindex, word[0:16] + word[16:24] <= D,
-                       (word[0:16] < A) & (word[16:24] < K))
+        route_ok = Mux(sel_rindex, at_most(word[0:16] + word[16:24], D),
+                       below(word[0:16], A) & below(word[16:24], K))
 
         # -- word loop state ----------------------------------------------------------
         waddr = Signal(B)                  # address of the current word
@@ -471,13 +472,13 @@ class HostInterface(wiring.Component):
             with m.State("DECODE"):
                 m.d.sync += [
                     is_write.eq(op == Op.WRITE), to_sum.eq(op == Op.CHECKSUM),
-                    is_chip.eq(core == _CHIP), core_ok.eq((core == _CHIP) | (core < K)),
+                    is_chip.eq(core == _CHIP), core_ok.eq((core == _CHIP) | below(core, K)),
                     core_mask.eq(Const(1, K) << core[:max((K - 1).bit_length(), 1)]),
                     # body length = rx_len - 4 (seq, op, CRC)
                     len_ge8.eq(rx_len >= 4 + 8),
                     inj_len_ok.eq(rx_len == 4 + 7 + Cat(Const(0, 1), inj_count)),
-                    apply_core_bad.eq((core != _CHIP) & (core >= K)),
-                    inj_core_bad.eq(inj_core >= K),
+                    apply_core_bad.eq((core != _CHIP) & at_least(core, K)),
+                    inj_core_bad.eq(at_least(inj_core, K)),
                     inj_none.eq(inj_count == 0), sum_none.eq((count16 == 0) & count_top0),
                     run_none.eq(run_steps == 0),
                     addr_hi0.eq(addr[B:] == 0), c16_hi0.eq(count16[B:] == 0),
@@ -638,7 +639,7 @@ class HostInterface(wiring.Component):
             gather("AXON_GATHER", 2, 3, "AXON")
             with m.State("AXON"):
                 with m.If(~writing):
-                    with m.If(word[:16] >= A):
+                    with m.If(at_least(word[:16], A)):
                         nak(Reason.OUT_OF_RANGE)
                     with m.Elif(last):
                         m.next = "INJECT_CHECK"

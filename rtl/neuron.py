@@ -36,6 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.spaces import Space
 from .access import AccessSignature
+from .compare import saturate
 from .plasticity import SYN_INPUT_BITS
 from .pipeline import delayed
 from .prng import Xorshift32
@@ -48,10 +49,6 @@ NEURON_LATENCY = 8
 #: the stage that decides the spike
 DECIDE = NEURON_LATENCY - 1
 Y_LATENCY = NEURON_LATENCY + TRACE_LATENCY
-
-
-def _sat(value, lo, hi):
-    return Mux(value > hi, hi, Mux(value < lo, lo, value))
 
 
 class NeuronUnit(wiring.Component):
@@ -147,7 +144,7 @@ class NeuronUnit(wiring.Component):
 
         # stage 3
         u = Signal(signed(p.u_bits))
-        m.d.sync += u.eq(_sat(u_sum, ulo, uhi))
+        m.d.sync += u.eq(saturate(u_sum, ulo, uhi))
 
         # stage 4
         shifted = Signal(signed(max(p.u_bits, p.lut_bits) + 2))
@@ -158,7 +155,8 @@ class NeuronUnit(wiring.Component):
             m.d.comb += [pot_w.addr.eq(n[4]), pot_w.data.eq(u), pot_w.en.eq(1)]
 
         # stage 5: the LUT address; stage 6: its entry
-        m.d.comb += lut_r.addr.eq(Mux(valid[5], _sat(shifted, 0, p.lut_depth - 1), acc.addr))
+        m.d.comb += lut_r.addr.eq(Mux(valid[5], saturate(shifted, 0, p.lut_depth - 1),
+                                      acc.addr))
 
         # stage 7: the decision; stage 8: its write-backs, and the post trace of the history
         # as it was (Y_LATENCY)

@@ -35,6 +35,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.spaces import rule_word_bits
+from .compare import saturate
+from .pipeline import delayed
 from .synapse import synapse_layout
 
 __all__ = ["PlasticityUnit", "Work", "SYN_INPUT_BITS", "PLASTICITY_STAGES", "rule_fields"]
@@ -59,10 +61,6 @@ def rule_fields(p, word):
     g = p.gain_bits
     return (word[0:g].as_signed(), word[g:2 * g].as_signed(), word[2 * g:2 * g + 5],
             word[2 * g + 5:2 * g + 8])
-
-
-def _sat(value, lo, hi):
-    return Mux(value > hi, hi, Mux(value < lo, lo, value))
 
 
 class PlasticityUnit(wiring.Component):
@@ -110,9 +108,7 @@ class PlasticityUnit(wiring.Component):
 
         def stage(i, name, value):
             """``value`` registered as the input of stage ``i + 1``."""
-            reg = Signal(value.shape(), name=f"p{i}_{name}")
-            m.d.sync += reg.eq(value)
-            return reg
+            return delayed(m, value, 1, f"p{i}_{name}")
 
         # control, stage by stage
         work = [self.work]
@@ -163,16 +159,16 @@ class PlasticityUnit(wiring.Component):
             m.d.sync += [new.eq(word3), isyn4.eq(isyn_plus), syn_we.eq(0), isyn_we.eq(0)]
             with m.Switch(work[3]):
                 with m.Case(Work.ROW):
-                    m.d.sync += [new.acc.eq(_sat(word3.acc + inc, alo, ahi)), syn_we.eq(1),
+                    m.d.sync += [new.acc.eq(saturate(word3.acc + inc, alo, ahi)), syn_we.eq(1),
                                  isyn_we.eq(start)]
                 with m.Case(Work.COLUMN):
-                    m.d.sync += [new.acc.eq(_sat(word3.acc + inc, alo, ahi)), syn_we.eq(~pre3)]
+                    m.d.sync += [new.acc.eq(saturate(word3.acc + inc, alo, ahi)), syn_we.eq(~pre3)]
                 with m.Case(Work.END):
                     m.d.sync += [isyn4.eq(isyn_minus), isyn_we.eq(1)]
                 with m.Case(Work.ADD):
                     m.d.sync += isyn_we.eq(1)
                 with m.Case(Work.APPLY):
-                    m.d.sync += [new.weight.eq(_sat(w_sum, wlo, whi)), new.acc.eq(rest3),
+                    m.d.sync += [new.weight.eq(saturate(w_sum, wlo, whi)), new.acc.eq(rest3),
                                  syn_we.eq(1), isyn4.eq(isyn_minus), isyn_we.eq(psp)]
             wexp4 = stage(4, f"wexp{j}", wexp3)
 

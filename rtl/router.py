@@ -91,6 +91,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .compare import below
 from .fifo import StreamFIFO
 
 __all__ = ["Table", "RouteTableSignature", "route_index_layout", "route_dest_layout",
@@ -258,8 +259,8 @@ class SpikeRouter(wiring.Component):
         h = {f: Signal.like(getattr(host, f), name=f"host_{f}")
              for f in ("table", "addr", "wdata", "we")}
         m.d.sync += [h[f].eq(getattr(host, f)) for f in h]
-        index_hit = (h["table"] == Table.INDEX) & (h["addr"] < K * N)
-        dest_hit = (h["table"] == Table.DEST) & (h["addr"] < D)
+        index_hit = (h["table"] == Table.INDEX) & below(h["addr"], K * N)
+        dest_hit = (h["table"] == Table.DEST) & below(h["addr"], D)
         w_index = route_index_layout(h["wdata"])
         w_dest = route_dest_layout(h["wdata"])
         m.d.comb += [
@@ -363,7 +364,7 @@ class SpikeRouter(wiring.Component):
         main, skid = Signal(dest_store), Signal(dest_store)
         main_valid, skid_valid = Signal(), Signal()
         m.d.comb += stall.eq(skid_valid)
-        core_ok = main.core < K
+        core_ok = below(main.core, K)
         dst_ready = Array(d.ready for d in dst)[main.core]
         done = Signal()                  # main's delivery leaves this cycle
         if fault == "ignore_full":       # formal suite only: push into a full FIFO (lost)
