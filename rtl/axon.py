@@ -1,8 +1,8 @@
 """Axon unit: axon spike histories, PSP flags and pre traces.
 
-One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)) in six stages:
-stage 0 reads the history (and the axon's PSP flag); stage 1 registers
-both; stage 2 shifts the spike in (spec section 3, step 5) and writes the
+One axon per cycle (``valid``, ``a``; ``spike`` = s_a(t) one cycle later,
+in stage 1) in six stages: stage 0 reads the history (and the group of
+the axon's PSP flag); stage 1 registers both; stage 2 shifts the spike in (spec section 3, step 5) and writes the
 history back; stage 3 takes the new history from a register for the PSP
 flag of the next step (updated at the end of stage 3), whether the PSP
 stops, and the trace (:class:`.trace.KernelTrace`, two stages); stage 5
@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.spaces import Space
 from .access import AccessSignature
-from .pipeline import delayed
+from .pipeline import delayed, selected_bit
 from .trace import TRACE_LATENCY, KernelTrace, trace_width
 
 __all__ = ["AxonUnit", "AXON_LATENCY"]
@@ -63,12 +63,12 @@ class AxonUnit(wiring.Component):
         m.d.comb += rp.addr.eq(Mux(self.valid, self.a, acc.addr))
         s1_valid, s2_valid = Signal(), Signal()
         s1_a, s2_a = Signal(range(p.axons)), Signal(range(p.axons))
-        s1_spike, s2_spike = Signal(), Signal()
-        s1_psp_old, s2_psp_old = Signal(), Signal()
-        m.d.sync += [s1_valid.eq(self.valid), s1_a.eq(self.a), s1_spike.eq(self.spike),
-                     s1_psp_old.eq(self.psp.bit_select(self.a, 1)),
-                     s2_valid.eq(s1_valid), s2_a.eq(s1_a), s2_spike.eq(s1_spike),
-                     s2_psp_old.eq(s1_psp_old)]
+        s2_spike = Signal()
+        m.d.sync += [s1_valid.eq(self.valid), s1_a.eq(self.a),
+                     s2_valid.eq(s1_valid), s2_a.eq(s1_a), s2_spike.eq(self.spike)]
+        # The flag of an axon before this step: selected in two stages from the
+        # flags; only the axon itself writes its flag, in stage 3.
+        s2_psp_old = selected_bit(m, self.psp, self.a, "psp_old")
         hist = Signal(H)          # stage 1: the history word into a register
         m.d.sync += hist.eq(rp.data)
         window = Signal(H)        # the PSP window, a register: tau_syn changes only by the host

@@ -128,9 +128,14 @@ class SALChip(wiring.Component):
                 m.d.comb += out.ready.eq(core.axon_in.ready)
 
         # The barrier of protocol section 7: routed events, then injected ones, then go.
+        # ``route_done`` is a register, and so is each core's ``waiting``: the barrier
+        # spans every core on the die, and with both combinational the loop from one
+        # core's state through the others' back to its own was the 4-core ULX3S's
+        # critical path.  RELEASE gives the cores the cycle in which they leave ROUTE.
         all_waiting = Signal()
         m.d.comb += all_waiting.eq(Cat(core.waiting for core in self.cores).all())
         route_done = Signal()
+        m.d.sync += route_done.eq(0)
         for core in self.cores:
             m.d.comb += core.route_done.eq(route_done)
         with m.FSM():
@@ -141,9 +146,11 @@ class SALChip(wiring.Component):
             with m.State("INJECT"):   # queue.busy is high from here until it has delivered
                 m.d.comb += injecting.eq(1)   # (and the cores have taken the last event in)
                 with m.If(~queue.busy & all_waiting):
-                    m.d.comb += route_done.eq(1)
-                    m.d.sync += chip_step.eq(Mux(chip_step == 0xFFFFFFFF, chip_step,
-                                                 chip_step + 1))
-                    m.next = "STEPPING"
+                    m.d.sync += [route_done.eq(1),
+                                 chip_step.eq(Mux(chip_step == 0xFFFFFFFF, chip_step,
+                                                  chip_step + 1))]
+                    m.next = "RELEASE"
+            with m.State("RELEASE"):
+                m.next = "STEPPING"
         return m
 

@@ -111,8 +111,9 @@ class SALCore(wiring.Component):
         from the end of the neuron pass until the barrier, while the core's
         own spikes are still going out too.
     waiting : Out(1)
-        Without loopback: all spikes are sent and the core waits for the
-        barrier.
+        Without loopback: all spikes are sent, every axon event taken is
+        merged, and the core waits for the barrier.  A register: it falls
+        in the cycle after an event is taken and after ``route_done``.
     route_done : In(1)
         Without loopback: the barrier.  The chip raises it when every core
         is ``waiting`` and the router holds no event; every core then
@@ -215,7 +216,7 @@ class SALCore(wiring.Component):
                   for b, bank in (("yb", yb), ("ib", ib), ("xb", xb))
                   for f in ("word", "sel_one", "one_addr")}
         r_nu = {f: requested(getattr(nu, f), f"nu_{f}") for f in ("valid", "n")}
-        r_au = {f: requested(getattr(au, f), f"au_{f}") for f in ("valid", "a", "spike")}
+        r_au = {f: requested(getattr(au, f), f"au_{f}") for f in ("valid", "a")}
         r_nu["we"], r_au["we"] = (requested(u.access.we, f"{u_name}_we")
                                   for u, u_name in ((nu, "nu"), (au, "au")))
 
@@ -288,6 +289,9 @@ class SALCore(wiring.Component):
 
         # -- the axon unit's outputs ---------------------------------------------------------
         m.d.comb += [xb.one_waddr.eq(au.x_a), xb.one_wdata.eq(au.x), xb.one_we.eq(au.x_valid)]
+        # AXONS requests axon idx; the unit takes its spike bit a cycle after the request
+        # register, selected in two stages (pipeline.selected_bit) from the axon spikes
+        m.d.comb += au.spike.eq(selected_bit(m, axon_spikes, idx[:max(ab, 1)], "au_spike"))
         with m.If(au.end):
             m.d.comb += [el_w.addr.eq(e_count), el_w.data.eq(au.x_a), el_w.en.eq(1)]
             m.d.sync += e_count.eq(e_count + 1)
@@ -431,6 +435,9 @@ class SALCore(wiring.Component):
             # group), stage 2 picks the bit and merges.
             event_valid = Signal()
             event = Signal(range(A))
+            waiting = Signal()    # no event taken, held or merging, in ROUTE
+            m.d.sync += waiting.eq(0)
+            m.d.comb += self.waiting.eq(waiting)
             with m.If(event_valid):
                 m.d.sync += event_valid.eq(0)
             group = min(16, A)
@@ -610,7 +617,9 @@ class SALCore(wiring.Component):
                         m.next = "EMIT_FETCH"
                 with m.State("ROUTE"):
                     take_axon_events()
-                    m.d.comb += self.waiting.eq(~event_valid & ~merge_valid)
+                    # registered: the chip ANDs it over cores placed across the die
+                    m.d.sync += waiting.eq(~self.axon_in.valid & ~event_valid &
+                                           ~self.route_done)
                     with m.If(self.route_done):
                         m.next = "ROW_FETCH"
 
@@ -656,8 +665,7 @@ class SALCore(wiring.Component):
 
             with m.State("AXONS"):
                 with m.If(below(idx, A)):
-                    m.d.comb += [r_au["valid"].eq(1), r_au["a"].eq(idx),
-                                 r_au["spike"].eq(axon_spikes.bit_select(idx, 1))]
+                    m.d.comb += [r_au["valid"].eq(1), r_au["a"].eq(idx)]
                 m.d.sync += idx.eq(idx + 1)
                 with m.If(idx == A - 1 + REQUEST_DELAY + AXON_LATENCY):   # the last axon leaves the unit
                     m.d.sync += idx.eq(0)

@@ -1,6 +1,6 @@
 """rtl/axon.py AxonUnit: axon history shift, PSP flags, ends, resync and pre trace X.
 
-One axon per cycle (``valid``, ``a``, ``spike`` = s_a(t)), streamed with
+One axon per cycle (``valid``, ``a``; ``spike`` = s_a(t) a cycle later), streamed with
 bubbles as the core drives the unit: an axon entering in cycle c has
 ``x_valid``/``x_a``/``x`` and ``end`` in cycle c + AXON_LATENCY (and no other
 cycle has ``x_valid`` or ``end``); its PSP flag is updated at the end of cycle
@@ -76,6 +76,8 @@ def simulate(p, model, passes, *, check_pass=None):
             def enter(a, memo):
                 ctx.set(dut.valid, a is not None)
                 ctx.set(dut.a, 0 if a is None else a)
+
+            def give_spike(a, memo):     # one cycle after ``valid``
                 ctx.set(dut.spike, 0 if a is None else ps["spikes"][a])
 
             def step_model(a, memo):
@@ -99,7 +101,7 @@ def simulate(p, model, passes, *, check_pass=None):
                                     f"{(1, a, memo['x'], memo['end'])}, got {got}")
 
             await stream(ctx, ps["order"], [
-                (0, enter), (PSP_SHOWN, step_model), (PSP_SHOWN, check_psp),
+                (0, enter), (1, give_spike), (PSP_SHOWN, step_model), (PSP_SHOWN, check_psp),
                 (AXON_LATENCY, check_outputs)])
             if ctx.get(dut.psp) != model.psp_word():
                 failures.append(f"after pass {t}: psp {ctx.get(dut.psp):#x}, "
