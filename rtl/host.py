@@ -312,17 +312,25 @@ class HostInterface(wiring.Component):
         c_pending, c_want, c_got = Signal(K), Signal(K), Signal(K)
         c_error = Signal()
         got_now = Signal(K)
+        # A response is taken into registers as it arrives and used a cycle later: the
+        # cores sit across the die, and a response that fed the reply's word logic in
+        # the same cycle was the 4-core ULX3S's critical path.
         for k in range(K):
             cmd, rsp = self.cmd[k], self.rsp[k]
+            rsp_valid = Signal(name=f"rsp{k}_valid")
+            rsp_q = Signal(W, name=f"rsp{k}_data")
+            rsp_error = Signal(name=f"rsp{k}_error")
+            m.d.sync += [rsp_valid.eq(rsp.valid), rsp_q.eq(rsp.payload.data),
+                         rsp_error.eq(rsp.payload.error)]
             m.d.comb += [cmd.payload.op.eq(c_op), cmd.payload.space.eq(space),
                          cmd.payload.addr.eq(waddr),
                          cmd.payload.data.eq(word_core),
-                         cmd.valid.eq(c_pending[k]), rsp.ready.eq(1), got_now[k].eq(rsp.valid)]
+                         cmd.valid.eq(c_pending[k]), rsp.ready.eq(1), got_now[k].eq(rsp_valid)]
             with m.If(cmd.valid & cmd.ready):
                 m.d.sync += c_pending[k].eq(0)
-            with m.If(rsp.valid):
-                m.d.comb += rsp_data.eq(rsp.payload.data)
-                m.d.sync += [c_got[k].eq(1), c_error.eq(rsp.payload.error)]
+            with m.If(rsp_valid):
+                m.d.comb += rsp_data.eq(rsp_q)
+                m.d.sync += [c_got[k].eq(1), c_error.eq(rsp_error)]
         cores_done = (c_got | got_now) == c_want
         mask_all = (1 << K) - 1
 
