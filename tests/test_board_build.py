@@ -9,8 +9,10 @@ bitstream, resources parsed from nextpnr, the routed Fmax and the verdicts
 computed from them.
 
 The clock floor below is a regression guard for the core's pipelining
-(before it, this core routed at about 33 MHz); it is not the 100 MHz
-target, which ``meets_timing`` reports and docs/boards.md tracks.
+(before it, this core routed at about 33 MHz).  This build meets the
+100 MHz target (101.9 MHz on 2026-11-25), but a change elsewhere moves
+the placement by a few MHz either way, so the floor leaves that margin;
+``meets_timing`` reports the 100 MHz verdict and docs/boards.md tracks it.
 """
 
 import json
@@ -19,8 +21,8 @@ from dataclasses import replace
 from sal_hw.boards.build import build_board, summary
 from sal_hw.boards.top import BOARDS
 
-#: routed Fmax of this build must not fall below this (MHz); measured 86-95 MHz
-FMAX_FLOOR_MHZ = 80.0
+#: routed Fmax of this build must not fall below this (MHz); measured 93-102 MHz
+FMAX_FLOOR_MHZ = 95.0
 
 
 def test_one_ulx3s_core_builds_for_the_ecp5(tmp_path):
