@@ -45,20 +45,20 @@ def in_bounds(value, lo, hi):
 def saturate(value, lo, hi):
     """``value`` clamped to ``[lo, hi]`` (constants); ``value`` signed or unsigned.
 
-    A two's-complement range ``[-2**(b-1), 2**(b-1) - 1]`` and an unsigned one
-    ``[0, 2**b - 1]`` are tested bitwise; any other range by comparison.
+    A two's-complement range ``[-2**w, 2**w - 1]`` and an unsigned one
+    ``[0, 2**w - 1]`` are tested bitwise; any other range by comparison.
     """
     value = Value.cast(value)
     signed, width = value.shape().signed, len(value)
-    b = hi.bit_length()
-    if signed and lo == -2 ** b and hi == 2 ** b - 1:
-        if width <= b + 1:
+    w = hi.bit_length()
+    if signed and lo == -2 ** w and hi == 2 ** w - 1:
+        if width <= w + 1:
             return value
-        top = value[b:]                  # the sign and the bits above the range
+        top = value[w:]                  # the sign and the bits above the range
         fits = (top == 0) | (top == 2 ** len(top) - 1)
-        return Mux(fits, value[:b + 1].as_signed(), Mux(value[-1], lo, hi))
-    if lo == 0 and hi == 2 ** b - 1:
+        return Mux(fits, value[:w + 1].as_signed(), Mux(value[-1], lo, hi))
+    if lo == 0 and hi == 2 ** w - 1:
         negative = value[-1] if signed else Const(0)
-        over = (value[b:] != 0) if width > b else Const(0)
-        return Mux(negative, 0, Mux(over, hi, value[:b]))
+        over = (value[w:] != 0) if width > w else Const(0)
+        return Mux(negative, 0, Mux(over, hi, value[:w]))
     return Mux(value > hi, hi, Mux(value < lo, lo, value))

@@ -356,7 +356,8 @@ class SALCore(wiring.Component):
                     elif sp == Space.SEED:
                         m.d.comb += value_ok_now.eq(fits & (c_data != 0))
                     elif sp == Space.RULES:   # eta_s must leave room for the carry
-                        m.d.comb += value_ok_now.eq(fits & below(c_data[2 * g:2 * g + 5], p.acc_bits))
+                        m.d.comb += value_ok_now.eq(
+                            fits & below(c_data[2 * g:2 * g + 5], p.acc_bits))
                     else:
                         m.d.comb += value_ok_now.eq(fits & info.writable)
 

@@ -88,8 +88,8 @@ from ..golden.protocol import MAX_DATA, MAX_FRAME, ChipInfo, Op, Reason, word_by
 from ..golden.spaces import Space, space_info
 from .cobs import COBSDecoder, COBSWriter
 from .command import Op as CoreOp
-from .compare import at_least, at_most, below
 from .command import command_signature, response_signature
+from .compare import at_least, at_most, below
 from .crc import CRC16, CRC32
 from .inject import inject_event_layout
 from .router import RouteTableSignature
