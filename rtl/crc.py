@@ -14,7 +14,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CRC16", "CRC32", "crc16_step", "crc32_step"]
+__all__ = ["CRC16", "CRC32", "crc16_step"]
 
 
 def crc16_step(crc, byte):
@@ -25,12 +25,8 @@ def crc16_step(crc, byte):
     return crc
 
 
-def crc32_step(crc, byte):
-    """CRC-32 register (an int, before the final XOR) after one byte, reflected."""
-    for i in range(8):
-        low = (crc ^ (byte >> i)) & 1
-        crc = (crc >> 1) ^ (0xEDB88320 if low else 0)
-    return crc
+#: CRC-32's polynomial, reflected (the register shifts right, LSB first)
+_CRC32_POLY = 0xEDB88320
 
 
 def _xor_network(step, width, crc, byte):
@@ -95,6 +91,6 @@ class CRC32(wiring.Component):
             m.d.sync += [byte.eq(self.data), left.eq(8)]
         with m.Elif(~self.ready):
             low = reg[0] ^ byte[0]
-            m.d.sync += [reg.eq((reg >> 1) ^ Mux(low, 0xEDB88320, 0)), byte.eq(byte >> 1),
+            m.d.sync += [reg.eq((reg >> 1) ^ Mux(low, _CRC32_POLY, 0)), byte.eq(byte >> 1),
                          left.eq(left - 1)]
         return m
