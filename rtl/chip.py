@@ -9,13 +9,21 @@ The chip step, in lock step (every core runs the same RUN command)::
 
     cores: NEURON pass -> send spikes (spike_out) -> wait at the barrier
     router: spikes -> routing table -> axon events (axon_in) of the cores
-    barrier: every core waiting and the router idle -> the inject queue
-             delivers this step's external events -> route_done to every core
+    barrier: every core waiting, the router idle and the slices empty -> the
+             inject queue delivers this step's external events -> route_done
+             to every core
     cores: ROWS, COLUMNS, AXONS, ENDS (and APPLY when due)
 
 The inject queue is scanned only once the router is idle and every core
 waits, so its deliveries and the router's never compete for an axon port;
 the chip step counter (STATUS word 0) counts barriers.
+
+Every event stream between the blocks passes a register slice
+(rtl/slice.py) on each end that is not already a register: a core's
+spikes leave through one, the router's and the inject queue's deliveries
+leave through one each and enter a core through another.  On the 4-core
+ULX3S the blocks lie across the die, and the crossing then has the whole
+cycle for its wire.  The barrier counts the events the slices hold.
 """
 
 from amaranth.hdl import (Cat, ClockDomain, ClockSignal, DomainRenamer, Module, Mux,
@@ -28,6 +36,7 @@ from .core import SALCore
 from .host import HostInterface
 from .inject import InjectQueue
 from .router import SpikeRouter
+from .slice import StreamSlice
 
 __all__ = ["SALChip"]
 
@@ -102,7 +111,6 @@ class SALChip(wiring.Component):
             m.submodules[f"core{k}"] = DomainRenamer(domain)(core)
             wiring.connect(m, host.cmd[k], core.cmd)
             wiring.connect(m, core.rsp, host.rsp[k])
-            wiring.connect(m, core.spike_out, router.spikes[k])
         wiring.connect(m, wiring.flipped(self.rx), host.rx)
         wiring.connect(m, host.tx, wiring.flipped(self.tx))
         wiring.connect(m, router.host, host.route)
@@ -113,21 +121,42 @@ class SALChip(wiring.Component):
                      host.events_injected.eq(queue.injected),
                      host.inject_pending.eq(queue.pending)]
 
-        # Axon events: from the router, or from the inject queue while it delivers.
+        # Axon events: from the router, or from the inject queue while it delivers, each
+        # through its own slice and then the core's.
+        slices = []
+
+        def slice_of(name, shape):
+            s = StreamSlice(shape)
+            m.submodules[name] = s
+            slices.append(s)
+            return s
+
         injecting = Signal()
-        out = queue.out
+        out = slice_of("inject_slice", queue.out.payload.shape())
+        wiring.connect(m, queue.out, out.w)
         for k, core in enumerate(self.cores):
-            mine = out.valid & (out.payload.core == k)
+            spikes = slice_of(f"spike_slice{k}", range(self._p.neurons))
+            routed = slice_of(f"routed_slice{k}", range(self._p.axons))
+            axons = slice_of(f"axon_slice{k}", range(self._p.axons))
+            wiring.connect(m, core.spike_out, spikes.w)
+            wiring.connect(m, spikes.r, router.spikes[k])
+            wiring.connect(m, router.axons[k], routed.w)
+            wiring.connect(m, axons.r, core.axon_in)
+            mine = out.r.valid & (out.r.payload.core == k)
             m.d.comb += [
-                core.axon_in.valid.eq(Mux(injecting, mine, router.axons[k].valid)),
-                core.axon_in.payload.eq(Mux(injecting, out.payload.axon,
-                                            router.axons[k].payload)),
-                router.axons[k].ready.eq(~injecting & core.axon_in.ready),
+                axons.w.valid.eq(Mux(injecting, mine, routed.r.valid)),
+                axons.w.payload.eq(Mux(injecting, out.r.payload.axon, routed.r.payload)),
+                routed.r.ready.eq(~injecting & axons.w.ready),
             ]
-            with m.If(injecting & (out.payload.core == k)):
-                m.d.comb += out.ready.eq(core.axon_in.ready)
+            with m.If(injecting & (out.r.payload.core == k)):
+                m.d.comb += out.r.ready.eq(axons.w.ready)
+        in_flight = Signal()
+        m.d.comb += in_flight.eq(Cat(s.r.valid for s in slices).any())
 
         # The barrier of protocol section 7: routed events, then injected ones, then go.
+        # Every flag it reads is a register or an AND of registers, and it sees every event
+        # where it is: in a slice (``in_flight``), in the router, or taken by a core (whose
+        # ``waiting``, one cycle late, looks at the event offered to it too).
         # ``route_done`` is a register, and so is each core's ``waiting``: the barrier
         # spans every core on the die, and with both combinational the loop from one
         # core's state through the others' back to its own was the 4-core ULX3S's
@@ -140,12 +169,12 @@ class SALChip(wiring.Component):
             m.d.comb += core.route_done.eq(route_done)
         with m.FSM():
             with m.State("STEPPING"):
-                with m.If(all_waiting & router.idle):
+                with m.If(all_waiting & router.idle & ~in_flight):
                     m.d.comb += [queue.start.eq(1), queue.step.eq(chip_step)]
                     m.next = "INJECT"
             with m.State("INJECT"):   # queue.busy is high from here until it has delivered
                 m.d.comb += injecting.eq(1)   # (and the cores have taken the last event in)
-                with m.If(~queue.busy & all_waiting):
+                with m.If(~queue.busy & all_waiting & ~in_flight):
                     m.d.sync += [route_done.eq(1),
                                  chip_step.eq(Mux(chip_step == 0xFFFFFFFF, chip_step,
                                                   chip_step + 1))]

@@ -427,20 +427,24 @@ class SALCore(wiring.Component):
             m.d.sync += axon_spikes.eq(0)
 
         if not self._loopback:
-            # An axon event is taken into a register (ready depends on the state only) and
-            # merged into the axon spikes two cycles later; the core is not ``waiting``
-            # while one is in flight, so the barrier cannot pass it.  Whether the axon
-            # already spiked is read in two stages (a 256:1 select is too slow for one
-            # routed cycle): stage 1 registers the event's group of spike bits and whether
-            # the event merging in that cycle is the same axon (its bit is not yet in the
-            # group), stage 2 picks the bit and merges.
+            # An axon event is taken into a register and merged into the axon spikes two
+            # cycles later; the core is not ``waiting`` while one is in flight, so the
+            # barrier cannot pass it.  ``axon_in.ready`` is a register too (``accepting``,
+            # high from the first EMIT cycle to the last ROUTE cycle): a ready decoded from
+            # the state, sent across the die to the router and the inject queue, was the
+            # 4-core ULX3S's critical path.  Whether the axon already spiked is read in two
+            # stages (a 256:1 select is too slow for one routed cycle): stage 1 registers
+            # the event's group of spike bits and whether the event merging in that cycle
+            # is the same axon (its bit is not yet in the group), stage 2 picks the bit and
+            # merges.
+            accepting = Signal()
             event_valid = Signal()
             event = Signal(range(A))
             waiting = Signal()    # no event taken, held or merging, in ROUTE
             m.d.sync += waiting.eq(0)
-            m.d.comb += self.waiting.eq(waiting)
-            with m.If(event_valid):
-                m.d.sync += event_valid.eq(0)
+            m.d.comb += [self.waiting.eq(waiting), self.axon_in.ready.eq(accepting)]
+            m.d.sync += [event_valid.eq(self.axon_in.valid & accepting),
+                         event.eq(self.axon_in.payload)]
             group = min(16, A)
             gb = (group - 1).bit_length()
             merge_valid = Signal()
@@ -590,38 +594,32 @@ class SALCore(wiring.Component):
                 with m.If(idx == N - 1 + REQUEST_DELAY + max(NEURON_LATENCY, Y_LATENCY)):
                     m.d.sync += idx.eq(0)
                     m.next = "ROW_FETCH" if self._loopback else "EMIT_FETCH"
+                    if not self._loopback:
+                        m.d.sync += accepting.eq(1)
 
             if not self._loopback:
                 # Send the neuron list out, then wait for the barrier.  Axon events are
                 # taken from the first EMIT cycle on: a core that only took them once it
                 # had sent all its spikes would deadlock the router when its own
                 # spikes come back to it (or to a core that is still sending).
-                def take_axon_events():
-                    m.d.comb += self.axon_in.ready.eq(1)
-                    m.d.sync += [event_valid.eq(self.axon_in.valid),
-                                 event.eq(self.axon_in.payload)]
-
-
                 with m.State("EMIT_FETCH"):
-                    take_axon_events()
                     with m.If(idx == n_count):
                         m.d.sync += idx.eq(0)
                         m.next = "ROUTE"
                     with m.Else():
                         m.next = "EMIT_SEND"
                 with m.State("EMIT_SEND"):
-                    take_axon_events()
                     m.d.comb += [self.spike_out.valid.eq(1),
                                  self.spike_out.payload.eq(nl_r.data)]
                     with m.If(self.spike_out.ready):
                         m.d.sync += idx.eq(idx + 1)
                         m.next = "EMIT_FETCH"
                 with m.State("ROUTE"):
-                    take_axon_events()
                     # registered: the chip ANDs it over cores placed across the die
                     m.d.sync += waiting.eq(~self.axon_in.valid & ~event_valid &
                                            ~self.route_done)
                     with m.If(self.route_done):
+                        m.d.sync += accepting.eq(0)
                         m.next = "ROW_FETCH"
 
             with m.State("ROW_FETCH"):
