@@ -157,7 +157,11 @@ class BoardTop(wiring.Component):
         with m.Else():
             m.d.sync += beat.eq(beat + 1)
         activity = Signal(range(int(self.f_core // 50) + 1))
-        with m.If(uart.rx_data.valid | (chip.tx.valid & chip.tx.ready)):
+        # (a byte seen is registered twice first: the UART and the chip's reply logic are
+        # not next to this counter)
+        link_byte = delayed(m, uart.rx_data.valid | (chip.tx.valid & chip.tx.ready), 2,
+                            "link_byte")
+        with m.If(link_byte):
             m.d.sync += activity.eq(int(self.f_core // 50))
         with m.Elif(activity != 0):
             m.d.sync += activity.eq(activity - 1)

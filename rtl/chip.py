@@ -93,23 +93,32 @@ class SALChip(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         router, queue, host = self.router, self.inject_queue, self.host
-        m.submodules.router = router
-        m.submodules.inject = queue
-        m.submodules.host = host
-        for k, core in enumerate(self.cores):
-            # Each core runs in its own domain on the sync clock, reset from a register of
-            # the sync reset: the chip-wide reset net then drives K flip-flops instead of
-            # every core's, which on the 4-core ULX3S build spanned the die (16 ns of
-            # routing, the critical path).  A core leaves reset one cycle after the rest.
-            # The register itself must not be reset (it would hold 0 while the reset is up).
-            domain = f"core{k}"
-            cd = ClockDomain(domain, local=True)
+        # Each block runs in its own domain on the sync clock, reset from its own register
+        # of a chain from the sync reset: one reset net then drives one block's flip-flops
+        # instead of the whole chip's, which on the 4-core ULX3S build spanned the die (16
+        # ns of routing, the critical path).  A chain, not one register per block fed by
+        # the sync reset, because Yosys merges identical registers back into one: the host
+        # leaves reset one cycle after the sync reset, the router one cycle later, and so on
+        # (all in the time the first byte takes to arrive).  The registers must not be
+        # reset themselves (they would hold 0 while the reset is up); they start at 0, as
+        # the sync reset does, since configuration puts every block in its reset state.
+        blocks = [("host", host), ("router", router), ("inject", queue)] + \
+                 [(f"core{k}", core) for k, core in enumerate(self.cores)]
+        rst = ResetSignal("sync")
+        for name, block in blocks:
+            cd = ClockDomain(name, local=True)
             m.domains += cd
-            core_rst = Signal(init=1, reset_less=True, name=f"core{k}_rst")
-            m.d.sync += core_rst.eq(ResetSignal("sync"))
-            m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(core_rst)]
-            m.submodules[f"core{k}"] = DomainRenamer(domain)(core)
-            wiring.connect(m, host.cmd[k], core.cmd)
+            block_rst = Signal(reset_less=True, name=f"{name}_rst")
+            m.d.sync += block_rst.eq(rst)
+            m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(block_rst)]
+            m.submodules[name] = DomainRenamer(name)(block)
+            rst = block_rst
+        for k, core in enumerate(self.cores):
+            # The commands cross the die through a slice (the host's side is registers).
+            cmd = StreamSlice(core.cmd.payload.shape())
+            m.submodules[f"cmd_slice{k}"] = cmd
+            wiring.connect(m, host.cmd[k], cmd.w)
+            wiring.connect(m, cmd.r, core.cmd)
             wiring.connect(m, core.rsp, host.rsp[k])
         wiring.connect(m, wiring.flipped(self.rx), host.rx)
         wiring.connect(m, host.tx, wiring.flipped(self.tx))
@@ -154,32 +163,40 @@ class SALChip(wiring.Component):
         m.d.comb += in_flight.eq(Cat(s.r.valid for s in slices).any())
 
         # The barrier of protocol section 7: routed events, then injected ones, then go.
-        # Every flag it reads is a register or an AND of registers, and it sees every event
-        # where it is: in a slice (``in_flight``), in the router, or taken by a core (whose
-        # ``waiting``, one cycle late, looks at the event offered to it too).
-        # ``route_done`` is a register, and so is each core's ``waiting``: the barrier
-        # spans every core on the die, and with both combinational the loop from one
-        # core's state through the others' back to its own was the 4-core ULX3S's
-        # critical path.  RELEASE gives the cores the cycle in which they leave ROUTE.
+        # It sees every event where it is: in a slice (``in_flight``), in the router or
+        # the inject queue, or taken by a core (whose ``waiting``, one cycle late, looks
+        # at the event offered to it too).  Every flag it reads is a register, from blocks
+        # all over the die, and so is their AND (``settled``) before the state machine
+        # acts on it.  A ``settled`` one cycle old is safe because nothing can start a new
+        # event while every core waits and nothing is in flight, except where the barrier
+        # itself changes that: INJECT_START skips the ``settled`` sampled before the
+        # queue's ``busy`` rose, and ``route_done`` (a register, for the same reason)
+        # clears it for the cycle in which the cores leave ROUTE.
         all_waiting = Signal()
         m.d.comb += all_waiting.eq(Cat(core.waiting for core in self.cores).all())
         route_done = Signal()
         m.d.sync += route_done.eq(0)
         for core in self.cores:
             m.d.comb += core.route_done.eq(route_done)
+        settled = Signal()
+        m.d.sync += settled.eq(all_waiting & router.idle & ~in_flight & ~queue.busy &
+                               ~route_done)
         with m.FSM():
             with m.State("STEPPING"):
-                with m.If(all_waiting & router.idle & ~in_flight):
+                with m.If(settled):
                     m.d.comb += [queue.start.eq(1), queue.step.eq(chip_step)]
-                    m.next = "INJECT"
-            with m.State("INJECT"):   # queue.busy is high from here until it has delivered
-                m.d.comb += injecting.eq(1)   # (and the cores have taken the last event in)
-                with m.If(~queue.busy & all_waiting & ~in_flight):
+                    m.next = "INJECT_START"
+            with m.State("INJECT_START"):   # queue.busy is high from here until it has
+                m.d.comb += injecting.eq(1)   # delivered
+                m.next = "INJECT"
+            with m.State("INJECT"):
+                m.d.comb += injecting.eq(1)
+                with m.If(settled):       # (and the cores have taken the last event in)
                     m.d.sync += [route_done.eq(1),
                                  chip_step.eq(Mux(chip_step == 0xFFFFFFFF, chip_step,
                                                   chip_step + 1))]
                     m.next = "RELEASE"
-            with m.State("RELEASE"):
+            with m.State("RELEASE"):      # the cores leave ROUTE
                 m.next = "STEPPING"
         return m
 

@@ -479,10 +479,13 @@ class SALCore(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
+                # The command is taken whether valid or not (the host holds it still while
+                # valid): ``cmd.valid``, which comes from across the die, then only picks
+                # the next state and does not enable a hundred flip-flops.
                 m.d.comb += self.cmd.ready.eq(1)
+                m.d.sync += [c_op.eq(cmd.op), c_space.eq(cmd.space), c_addr.eq(cmd.addr),
+                             c_data.eq(cmd.data), rsp_err.eq(0), rsp_data.eq(0)]
                 with m.If(self.cmd.valid):
-                    m.d.sync += [c_op.eq(cmd.op), c_space.eq(cmd.space), c_addr.eq(cmd.addr),
-                                 c_data.eq(cmd.data), rsp_err.eq(0), rsp_data.eq(0)]
                     m.next = "CHECK"
             with m.State("CHECK"):
                 m.next = "DECODE"

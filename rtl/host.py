@@ -92,6 +92,7 @@ from .command import command_signature, response_signature
 from .compare import at_least, at_most, below
 from .crc import CRC16, CRC32
 from .inject import inject_event_layout
+from .pipeline import delayed
 from .router import RouteTableSignature
 
 __all__ = ["HostInterface"]
@@ -312,16 +313,15 @@ class HostInterface(wiring.Component):
         c_pending, c_want, c_got = Signal(K), Signal(K), Signal(K)
         c_error = Signal()
         got_now = Signal(K)
-        # A response is taken into registers as it arrives and used a cycle later: the
-        # cores sit across the die, and a response that fed the reply's word logic in
-        # the same cycle was the 4-core ULX3S's critical path.
+        # A response passes two registers before it is used: the cores sit across the
+        # die, and a response that fed the reply's word logic in the same cycle was the
+        # 4-core ULX3S's critical path; with one register, the placer put it next to the
+        # core and the host's logic was still a die away from it.
         for k in range(K):
             cmd, rsp = self.cmd[k], self.rsp[k]
-            rsp_valid = Signal(name=f"rsp{k}_valid")
-            rsp_q = Signal(W, name=f"rsp{k}_data")
-            rsp_error = Signal(name=f"rsp{k}_error")
-            m.d.sync += [rsp_valid.eq(rsp.valid), rsp_q.eq(rsp.payload.data),
-                         rsp_error.eq(rsp.payload.error)]
+            rsp_valid = delayed(m, rsp.valid, 2, f"rsp{k}_valid")
+            rsp_q = delayed(m, rsp.payload.data, 2, f"rsp{k}_data")
+            rsp_error = delayed(m, rsp.payload.error, 2, f"rsp{k}_error")
             m.d.comb += [cmd.payload.op.eq(c_op), cmd.payload.space.eq(space),
                          cmd.payload.addr.eq(waddr),
                          cmd.payload.data.eq(word_core),
@@ -363,8 +363,17 @@ class HostInterface(wiring.Component):
 
         run_cycles = Signal(64)
         # STATUS words 0-3 come in as ports; 4-6 (FRAMES_*) are read from the frame buffer
-        status_ports = Array([self.chip_step, self.events_routed, self.events_injected,
-                              self.inject_pending])
+        # ... each taken into a register first: they come from blocks across the die and
+        # feed the reply word's multiplexer and INJECT's comparisons.  A copy one cycle
+        # old is exact for both: they are read only between commands.
+        status_copies = []
+        for port in (self.chip_step, self.events_routed, self.events_injected,
+                     self.inject_pending):
+            copy = Signal.like(port, name=f"{port.name}_q")
+            m.d.sync += copy.eq(port)
+            status_copies.append(copy)
+        chip_step_q, _, _, inject_pending_q = status_copies
+        status_ports = Array(status_copies)
         status_sel = Signal(2)   # the port a READ of STATUS or a reply chunk takes
         m.d.comb += status_sel.eq(waddr[:2])
 
@@ -664,8 +673,8 @@ class HostInterface(wiring.Component):
                             m.next = "AXON_GATHER"
             step_bad, room_bad = Signal(), Signal()
             with m.State("INJECT_CHECK"):   # the comparisons, registered for INJECT_ROOM
-                m.d.sync += [ptr.eq(2 + 7), step_bad.eq(inj_step < self.chip_step),
-                             room_bad.eq(self.inject_pending + inj_count > Q)]
+                m.d.sync += [ptr.eq(2 + 7), step_bad.eq(inj_step < chip_step_q),
+                             room_bad.eq(inject_pending_q + inj_count > Q)]
                 restart()
                 m.next = "INJECT_ROOM"
             with m.State("INJECT_ROOM"):
