@@ -15,7 +15,7 @@ cocotb test can drive the UART line of exactly this design.
 
 from dataclasses import dataclass, field
 
-from amaranth.hdl import ClockDomain, Module, Signal
+from amaranth.hdl import ClockDomain, Const, Instance, Module, Signal
 from amaranth.lib import cdc, fifo, io, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,6 +30,15 @@ __all__ = ["BoardConfig", "BOARDS", "BoardTop"]
 
 #: registers between the status logic and the LED pins
 LED_REGISTERS = 3
+
+
+def ecp5_global_buffer(m, signal, name):
+    """``signal`` through a DCCA, which nextpnr routes on one of the ECP5's global networks
+    (it promotes only clocks by itself): a reset that reaches a block's every flip-flop in
+    about 3 ns wherever the placer spread them."""
+    out = Signal(name=f"{name}_global")
+    m.submodules[f"{name}_dcca"] = Instance("DCCA", i_CLKI=signal, i_CE=Const(1), o_CLKO=out)
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class BoardConfig:
     #: nextpnr's router: router1 gives the better clock where it converges; the 4-core
     #: ULX3S design needs router2 (router1 still had 248k of 269k arcs queued after 8 min)
     router: str = "router1"
+    #: register slices between the chip's blocks (rtl/chip.py): for a die they span
+    slices: bool = True
     notes: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -58,9 +69,12 @@ class BoardConfig:
         module, cls = self.platform.split(":")
         return getattr(__import__(module, fromlist=[cls]), cls)()
 
-    def chip(self):
+    def chip(self, sim=False):
+        """The chip; for hardware, on the ECP5, with its blocks' resets on global networks."""
+        reset_buffer = ecp5_global_buffer if self.family == "ecp5" and not sim else None
         return SALChip(self.params, self.cores, self.lanes, self.route_entries,
-                       self.inject_depth, self.fifo_depth)
+                       self.inject_depth, self.fifo_depth, slices=self.slices,
+                       reset_buffer=reset_buffer)
 
     def describe(self):
         p = self.params
@@ -69,7 +83,7 @@ class BoardConfig:
                 "history": p.history, "lanes": self.lanes,
                 "synapses_per_core": p.neurons * p.axons,
                 "route_entries": self.route_entries, "inject_depth": self.inject_depth,
-                "nextpnr_router": self.router}
+                "slices": self.slices, "nextpnr_router": self.router}
 
 
 BOARDS = {
@@ -80,7 +94,7 @@ BOARDS = {
         "icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", "ice40", 12e6, 30e6,
         3_000_000,
         CoreParams(neurons=32, axons=32, history=16, lut_bits=6), cores=1, lanes=1,
-        route_entries=64, inject_depth=16,
+        route_entries=64, inject_depth=16, slices=False,
         notes="one 32 x 32 core, history 16"),
     # LFE5U-85F: 83,640 LUT4, 208 x 18 kbit EBR.  Room for several cores of the default
     # width and lanes in parallel.
@@ -110,7 +124,7 @@ class BoardTop(wiring.Component):
             pll = ice40_pll if config.family == "ice40" else ecp5_pll
             self.settings = pll(config.f_osc, config.f_core)
         self.f_core = self.settings.f_out if self.settings else config.f_core
-        self.chip = config.chip()
+        self.chip = config.chip(sim)
         self.uart = UART(self.f_core, config.baud)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1),
                           "leds": Out(3)} if sim else {})

@@ -58,6 +58,14 @@ class SALChip(wiring.Component):
         Events the inject queue holds.
     fifo_depth : int
         Entries of each of the router's FIFOs.
+    slices : bool
+        Register slices on the streams between blocks (below).  False for a small part,
+        whose blocks sit close together and where each flip-flop costs a logic cell.
+    reset_buffer : callable or None
+        ``reset_buffer(m, reset, name) -> reset``: how a block's reset reaches its
+        flip-flops.  None: over general routing.  The ECP5 board puts each on a global
+        clock network (boards/top.py), since a core's reset reaches thousands of
+        flip-flops spread over a fifth of the die.
 
     Attributes
     ----------
@@ -71,9 +79,10 @@ class SALChip(wiring.Component):
     tx: Out(stream.Signature(8))
 
     def __init__(self, params=CoreParams(), cores=1, lanes=1, route_entries=4096,
-                 inject_depth=256, fifo_depth=4):
+                 inject_depth=256, fifo_depth=4, slices=True, reset_buffer=None):
         self._p, self._K, self._L = params, cores, lanes
         self._D, self._Q, self._F = route_entries, inject_depth, fifo_depth
+        self._slices, self._reset_buffer = slices, reset_buffer
         # Build the parts now so that bad parameters fail at construction.
         self.cores = [SALCore(params, lanes, loopback=False) for _ in range(cores)]
         self.router = SpikeRouter(cores, params.neurons, params.axons, route_entries,
@@ -110,12 +119,14 @@ class SALChip(wiring.Component):
             m.domains += cd
             block_rst = Signal(reset_less=True, name=f"{name}_rst")
             m.d.sync += block_rst.eq(rst)
-            m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(block_rst)]
+            m.d.comb += [cd.clk.eq(ClockSignal("sync")),
+                         cd.rst.eq(self._reset_buffer(m, block_rst, name)
+                                   if self._reset_buffer else block_rst)]
             m.submodules[name] = DomainRenamer(name)(block)
             rst = block_rst
         for k, core in enumerate(self.cores):
             # The commands cross the die through a slice (the host's side is registers).
-            cmd = StreamSlice(core.cmd.payload.shape())
+            cmd = StreamSlice(core.cmd.payload.shape(), self._slices)
             m.submodules[f"cmd_slice{k}"] = cmd
             wiring.connect(m, host.cmd[k], cmd.w)
             wiring.connect(m, cmd.r, core.cmd)
@@ -135,7 +146,7 @@ class SALChip(wiring.Component):
         slices = []
 
         def slice_of(name, shape):
-            s = StreamSlice(shape)
+            s = StreamSlice(shape, self._slices)
             m.submodules[name] = s
             slices.append(s)
             return s

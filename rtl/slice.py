@@ -28,6 +28,14 @@ __all__ = ["StreamSlice"]
 class StreamSlice(wiring.Component):
     """Two registered entries between two streams of ``shape``, in order.
 
+    Parameters
+    ----------
+    shape : ShapeLike
+        Payload shape of both streams.
+    registered : bool
+        False: no registers, ``w`` is wired straight to ``r`` (for small parts, whose
+        blocks sit close together and where every flip-flop costs a logic cell).
+
     Attributes
     ----------
     w : In(stream.Signature(shape))
@@ -36,8 +44,9 @@ class StreamSlice(wiring.Component):
         Entries out, oldest first; ``r.valid`` and ``r.payload`` are registers.
     """
 
-    def __init__(self, shape):
+    def __init__(self, shape, registered=True):
         self._shape = shape
+        self._registered = registered
         super().__init__({
             "w": In(stream.Signature(shape)),
             "r": Out(stream.Signature(shape)),
@@ -45,6 +54,10 @@ class StreamSlice(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        if not self._registered:
+            m.d.comb += [self.r.valid.eq(self.w.valid), self.r.payload.eq(self.w.payload),
+                         self.w.ready.eq(self.r.ready)]
+            return m
         main, main_valid = self.r.payload, self.r.valid
         skid = Signal(self._shape, name="skid")
         skid_valid = Signal()

@@ -61,3 +61,17 @@ def test_slice_full_rate():
             await ctx.tick()
 
     run(dut, bench)
+
+
+def test_unregistered_slice_is_a_wire():
+    dut = StreamSlice(8, registered=False)
+
+    async def bench(ctx):
+        for valid, ready, payload in [(1, 0, 5), (0, 1, 9), (1, 1, 200), (0, 0, 3)]:
+            ctx.set(dut.w.valid, valid)
+            ctx.set(dut.w.payload, payload)
+            ctx.set(dut.r.ready, ready)
+            assert (ctx.get(dut.r.valid), ctx.get(dut.r.payload), ctx.get(dut.w.ready)) == \
+                (valid, payload, ready)
+
+    run(dut, bench, clock=False)
