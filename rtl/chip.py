@@ -21,9 +21,11 @@ the chip step counter (STATUS word 0) counts barriers.
 Every event stream between the blocks passes a register slice
 (rtl/slice.py) on each end that is not already a register: a core's
 spikes leave through one, the router's and the inject queue's deliveries
-leave through one each and enter a core through another.  On the 4-core
-ULX3S the blocks lie across the die, and the crossing then has the whole
-cycle for its wire.  The barrier counts the events the slices hold.
+leave through one each and enter a core through another, and the host's
+commands reach a core through one.  On the 4-core ULX3S the blocks lie
+across the die, and the crossing then has the whole cycle for its wire.
+The barrier counts the events the slices hold.  (With ``slices=False``,
+for a small part, the slices are wires.)
 """
 
 from amaranth.hdl import (Cat, ClockDomain, ClockSignal, DomainRenamer, Module, Mux,
