@@ -91,7 +91,7 @@ def build_board(board, build_dir, *, f_core=None, config=None):
     try:
         platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
                        nextpnr_opts=f"--timing-allow-fail --router {cfg.router} "
-                                    f"--report {name}.report.json",
+                                    f"{cfg.nextpnr_extra} --report {name}.report.json",
                        **({"synth_opts": "-abc9"} if cfg.family == "ecp5" else {}))
     except subprocess.CalledProcessError as e:
         log = build_dir / f"{name}.tim"
