@@ -56,7 +56,7 @@ def valid_word(p, space, addr, rng):
 
 def bad_commands(p):
     """(op, space, addr, value, why) of commands the core must refuse."""
-    A, N, H = p.axons, p.neurons, p.history
+    H = p.history
     cmds = []
     for space in Space:
         depth = space_info(p, space).depth

@@ -22,7 +22,7 @@ import random
 
 import pytest
 
-from rtl_sim import access_read, access_write, from_bits, run, sat, stream, to_bits
+from rtl_sim import access_read, access_write, run, sat, stream, to_bits
 from sal_hw.golden.params import CoreParams
 from sal_hw.golden.prng import xorshift32
 from sal_hw.golden.spaces import Space
