@@ -126,10 +126,14 @@ class SALChip(wiring.Component):
                                    if self._reset_buffer else block_rst)]
             m.submodules[name] = DomainRenamer(name)(block)
             rst = block_rst
+
+        def slice_of(name, shape):
+            m.submodules[name] = s = StreamSlice(shape, self._slices)
+            return s
+
         for k, core in enumerate(self.cores):
             # The commands cross the die through a slice (the host's side is registers).
-            cmd = StreamSlice(core.cmd.payload.shape(), self._slices)
-            m.submodules[f"cmd_slice{k}"] = cmd
+            cmd = slice_of(f"cmd_slice{k}", core.cmd.payload.shape())
             wiring.connect(m, host.cmd[k], cmd.w)
             wiring.connect(m, cmd.r, core.cmd)
             wiring.connect(m, core.rsp, host.rsp[k])
@@ -144,22 +148,17 @@ class SALChip(wiring.Component):
                      host.inject_pending.eq(queue.pending)]
 
         # Axon events: from the router, or from the inject queue while it delivers, each
-        # through its own slice and then the core's.
-        slices = []
-
-        def slice_of(name, shape):
-            s = StreamSlice(shape, self._slices)
-            m.submodules[name] = s
-            slices.append(s)
-            return s
-
+        # through its own slice and then the core's.  ``events_held``: the slices that
+        # the barrier counts (every one that carries spikes or axon events).
         injecting = Signal()
         out = slice_of("inject_slice", queue.out.payload.shape())
         wiring.connect(m, queue.out, out.w)
+        events_held = [out]
         for k, core in enumerate(self.cores):
             spikes = slice_of(f"spike_slice{k}", range(self._p.neurons))
             routed = slice_of(f"routed_slice{k}", range(self._p.axons))
             axons = slice_of(f"axon_slice{k}", range(self._p.axons))
+            events_held += [spikes, routed, axons]
             wiring.connect(m, core.spike_out, spikes.w)
             wiring.connect(m, spikes.r, router.spikes[k])
             wiring.connect(m, router.axons[k], routed.w)
@@ -173,7 +172,7 @@ class SALChip(wiring.Component):
             with m.If(injecting & (out.r.payload.core == k)):
                 m.d.comb += out.r.ready.eq(axons.w.ready)
         in_flight = Signal()
-        m.d.comb += in_flight.eq(Cat(s.r.valid for s in slices).any())
+        m.d.comb += in_flight.eq(Cat(s.r.valid for s in events_held).any())
 
         # The barrier of protocol section 7: routed events, then injected ones, then go.
         # It sees every event where it is: in a slice (``in_flight``), in the router or

@@ -366,12 +366,9 @@ class HostInterface(wiring.Component):
         # ... each taken into a register first: they come from blocks across the die and
         # feed the reply word's multiplexer and INJECT's comparisons.  A copy one cycle
         # old is exact for both: they are read only between commands.
-        status_copies = []
-        for port in (self.chip_step, self.events_routed, self.events_injected,
-                     self.inject_pending):
-            copy = Signal.like(port, name=f"{port.name}_q")
-            m.d.sync += copy.eq(port)
-            status_copies.append(copy)
+        status_copies = [delayed(m, port, 1, port.name)
+                         for port in (self.chip_step, self.events_routed,
+                                      self.events_injected, self.inject_pending)]
         chip_step_q, _, _, inject_pending_q = status_copies
         status_ports = Array(status_copies)
         status_sel = Signal(2)   # the port a READ of STATUS or a reply chunk takes
