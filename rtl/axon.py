@@ -3,16 +3,20 @@
 One axon per cycle (``valid``, ``a``; ``spike`` = s_a(t) one cycle later,
 in stage 1) in six stages: stage 0 reads the history (and the group of
 the axon's PSP flag); stage 1 registers both; stage 2 shifts the spike in
-(spec section 3, step 5) and writes the history back; stage 3 takes the new history from a register for the PSP
-flag of the next step (updated at the end of stage 3), whether the PSP
-stops, and the trace (:class:`.trace.KernelTrace`, two stages); stage 5
+(spec section 3, step 5) and writes the history back; stage 3 takes the
+new history from a register for the PSP flag of the next step
+(``psp_next``, updated at the end of stage 3), whether the PSP stops, and
+the trace (:class:`.trace.KernelTrace`, two stages); stage 5
 gives the pre trace X_a (``x_*`` outputs) and ``end`` for axon ``x_a``,
 :data:`AXON_LATENCY` cycles after ``valid``.  With ``resync``
 the history is not shifted and ``end`` flags every active PSP instead
 (used to rebuild the synaptic inputs after the host changed state).
 
 ``psp`` holds one flag per axon: whether its PSP is active in the current
-step.
+step.  A pass writes the flags of the next step into ``psp_next`` and
+``commit`` copies them to ``psp``, so that the core's row walks, which run
+beside the pass, read the current step's flags throughout (the pre traces
+are paged for the same reason: rtl/core.py, "AXONS beside the walks").
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -47,6 +51,8 @@ class AxonUnit(wiring.Component):
             "x": Out(trace_width(p.history, p.kernel_bits)),
             "end": Out(1),
             "psp": Out(p.axons),
+            "psp_next": Out(p.axons),
+            "commit": In(1),
             "access": Out(AccessSignature),
         })
 
@@ -67,7 +73,7 @@ class AxonUnit(wiring.Component):
         m.d.sync += [s1_valid.eq(self.valid), s1_a.eq(self.a),
                      s2_valid.eq(s1_valid), s2_a.eq(s1_a), s2_spike.eq(self.spike)]
         # The flag of an axon before this step: selected in two stages from the
-        # flags; only the axon itself writes its flag, in stage 3.
+        # current flags, which change only on ``commit``.
         s2_psp_old = selected_bit(m, self.psp, self.a, "psp_old")
         hist = Signal(H)          # stage 1: the history word into a register
         m.d.sync += hist.eq(rp.data)
@@ -95,7 +101,9 @@ class AxonUnit(wiring.Component):
             self.x.eq(trace.trace),
         ]
         with m.If(valid3):
-            m.d.sync += self.psp.bit_select(a3, 1).eq(psp_new)
+            m.d.sync += self.psp_next.bit_select(a3, 1).eq(psp_new)
+        with m.If(self.commit):
+            m.d.sync += self.psp.eq(self.psp_next)
 
         with m.If(acc.space == Space.AXON_HIST):
             m.d.comb += acc.rdata.eq(hist)

@@ -26,7 +26,10 @@ COLUMNS     per spiking neuron n: column n, ``lanes`` axons per cycle,
             skipping axons that spiked (their synapse was done in ROWS):
             acc += c_causal X_a.
 AXONS       one axon per cycle: history shift, PSP flag, pre trace for
-            the next step; PSPs that end are listed.
+            the next step; PSPs that end are listed.  It starts with
+            ROWS and runs beside ROWS and COLUMNS (it writes the next
+            step's flags and traces, which they do not read); the step
+            goes on to ENDS once both are done.
 ENDS        per ending PSP: subtract the row from the synaptic inputs.
 APPLY       when due: every row, w += acc >> eta_s with carry; rows with
             an active PSP correct the synaptic inputs by the change.
@@ -42,7 +45,7 @@ port (decode, range checks and the registers: configuration, rule table,
 kernel, last spikes).
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -164,7 +167,8 @@ class SALCore(wiring.Component):
         m.submodules.synapses = syn = SynapseMemory(p, L, WALK_DELAY)
         m.submodules.isyn = ib = LaneBanks(signed(SYN_INPUT_BITS), N, L)
         m.submodules.ytrace = yb = LaneBanks(unsigned(tw), N, L)
-        m.submodules.xtrace = xb = LaneBanks(unsigned(tw), A, L)
+        # two pages of pre traces: the walks read this step's (xpage), AXONS writes the next's
+        m.submodules.xtrace = xb = LaneBanks(unsigned(tw), 2 * A, L)
         m.submodules.neurons = nu = NeuronUnit(p)
         m.submodules.axons = au = AxonUnit(p)
         m.submodules.plasticity = pu = PlasticityUnit(p, L, tw)
@@ -197,6 +201,7 @@ class SALCore(wiring.Component):
         e_count = Signal(ab + 1)
         dirty = Signal(init=1)      # synaptic inputs, traces or PSP flags need a resync
         resync = Signal()
+        xpage = Signal()            # the page of pre traces X that this step's walks read
 
         for unit in (nu, au):
             m.d.comb += unit.kernel.eq(kernel)
@@ -272,7 +277,8 @@ class SALCore(wiring.Component):
 
         def issue_column(n, g):
             m.d.comb += [r_syn["mode"].eq(Walk.COLUMN), r_syn["n"].eq(n), r_syn["g"].eq(g),
-                         r_bank["xb", "word"].eq(g), i_work.eq(Work.COLUMN)]
+                         r_bank["xb", "word"].eq(Cat(g[:_log2(AG)], xpage)),
+                         i_work.eq(Work.COLUMN)]
 
         # -- the neuron unit's outputs -----------------------------------------------------
         m.d.comb += [nu.isyn.eq(ib.one_rd),
@@ -287,11 +293,35 @@ class SALCore(wiring.Component):
                     m.d.comb += [al_w.addr.eq(a_count), al_w.data.eq(nu.spike_n),
                                  al_w.en.eq(1)]
 
-        # -- the axon unit's outputs ---------------------------------------------------------
-        m.d.comb += [xb.one_waddr.eq(au.x_a), xb.one_wdata.eq(au.x), xb.one_we.eq(au.x_valid)]
-        # AXONS requests axon idx; the unit takes its spike bit a cycle after the request
-        # register, selected in two stages (pipeline.selected_bit) from the axon spikes
-        m.d.comb += au.spike.eq(selected_bit(m, axon_spikes, idx[:max(ab, 1)], "au_spike"))
+        # -- AXONS beside the walks ----------------------------------------------------------
+        # The axon pass (history shift, next step's PSP flags and pre traces, ending PSPs)
+        # needs only this step's axon spikes, so it runs beside the row and column walks
+        # rather than after them.  What it writes, the walks read: the PSP flags go to
+        # ``au.psp_next`` and the pre traces to the other page of ``xb``; the state machine
+        # waits for both (AXONS), then ``commit`` makes them this step's.
+        sweeping = Signal()         # the pass requests axon ax_idx
+        sweep_done = Signal()       # the pass's last axon has left the unit
+        ax_idx = Signal(range(A + REQUEST_DELAY + AXON_LATENCY + 1))
+        commit = Signal()           # a registered pulse: the next step's flags and traces
+        m.d.sync += commit.eq(0)
+        m.d.comb += au.commit.eq(commit)
+        with m.If(commit):
+            m.d.sync += xpage.eq(~xpage)
+        with m.If(sweeping):
+            with m.If(below(ax_idx, A)):
+                m.d.comb += [r_au["valid"].eq(1), r_au["a"].eq(ax_idx)]
+            m.d.sync += ax_idx.eq(ax_idx + 1)
+            with m.If(ax_idx == A - 1 + REQUEST_DELAY + AXON_LATENCY):
+                m.d.sync += [sweeping.eq(0), sweep_done.eq(1)]
+
+        def start_sweep():
+            m.d.sync += [sweeping.eq(1), ax_idx.eq(0), sweep_done.eq(0)]
+
+        m.d.comb += [xb.one_waddr.eq(Cat(au.x_a[:ab], ~xpage)), xb.one_wdata.eq(au.x),
+                     xb.one_we.eq(au.x_valid)]
+        # the unit takes the spike bit a cycle after the request register, selected in two
+        # stages (pipeline.selected_bit) from the axon spikes
+        m.d.comb += au.spike.eq(selected_bit(m, axon_spikes, ax_idx[:max(ab, 1)], "au_spike"))
         with m.If(au.end):
             m.d.comb += [el_w.addr.eq(e_count), el_w.data.eq(au.x_a), el_w.en.eq(1)]
             m.d.sync += e_count.eq(e_count + 1)
@@ -474,7 +504,8 @@ class SALCore(wiring.Component):
                     m.next = then
 
         def request_row_trace():
-            m.d.comb += [r_bank["xb", "sel_one"].eq(1), r_bank["xb", "one_addr"].eq(cur)]
+            m.d.comb += [r_bank["xb", "sel_one"].eq(1),
+                         r_bank["xb", "one_addr"].eq(Cat(cur[:ab], xpage))]
             m.d.sync += row_start.eq(~row_psp)
 
         with m.FSM():
@@ -586,6 +617,7 @@ class SALCore(wiring.Component):
                 m.d.sync += idx.eq(idx + 1)
                 with m.If(idx == NW - 1):
                     m.d.sync += idx.eq(0)
+                    start_sweep()
                     m.next = "AXONS"
 
             with m.State("NEURON"):
@@ -596,7 +628,11 @@ class SALCore(wiring.Component):
                 # the last neuron leaves the unit, and its post trace
                 with m.If(idx == N - 1 + REQUEST_DELAY + max(NEURON_LATENCY, Y_LATENCY)):
                     m.d.sync += idx.eq(0)
-                    m.next = "ROW_FETCH" if self._loopback else "EMIT_FETCH"
+                    if self._loopback:
+                        start_sweep()
+                        m.next = "ROW_FETCH"
+                    else:
+                        m.next = "EMIT_FETCH"
                     if not self._loopback:
                         m.d.sync += accepting.eq(1)
 
@@ -623,6 +659,7 @@ class SALCore(wiring.Component):
                                            ~self.route_done)
                     with m.If(self.route_done):
                         m.d.sync += accepting.eq(0)
+                        start_sweep()
                         m.next = "ROW_FETCH"
 
             with m.State("ROW_FETCH"):
@@ -665,12 +702,9 @@ class SALCore(wiring.Component):
                     m.d.sync += idx.eq(idx + 1)
                     m.next = "COLUMN_FETCH"
 
-            with m.State("AXONS"):
-                with m.If(below(idx, A)):
-                    m.d.comb += [r_au["valid"].eq(1), r_au["a"].eq(idx)]
-                m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == A - 1 + REQUEST_DELAY + AXON_LATENCY):   # the last axon leaves the unit
-                    m.d.sync += idx.eq(0)
+            with m.State("AXONS"):      # the walks are done: wait for the axon pass
+                with m.If(sweep_done):
+                    m.d.sync += [idx.eq(0), commit.eq(1)]
                     m.next = "END_FETCH"
 
             with m.State("END_FETCH"):

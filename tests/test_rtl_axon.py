@@ -3,8 +3,10 @@
 One axon per cycle (``valid``, ``a``; ``spike`` = s_a(t) a cycle later), streamed with
 bubbles as the core drives the unit: an axon entering in cycle c has
 ``x_valid``/``x_a``/``x`` and ``end`` in cycle c + AXON_LATENCY (and no other
-cycle has ``x_valid`` or ``end``); its PSP flag is updated at the end of cycle
-c + 3, so ``psp``, checked in every cycle, shows it from cycle c + 4 on.
+cycle has ``x_valid`` or ``end``); its PSP flag for the next step is updated at the
+end of cycle c + 3, so ``psp_next``, checked in every cycle, shows it from cycle
+c + 4 on, while ``psp`` keeps the flags of the step before the pass until
+``commit`` (the core's row walks read them during the pass).
 Access reads give the data two cycles after the address.  Python model of
 docs/spec.md section 3 (steps 1 and 5) as the unit computes it for the
 *next* step:
@@ -34,6 +36,7 @@ class Model:
         self.p = p
         self.hist = list(hist)
         self.psp = [0] * p.axons          # the unit's flags start cleared
+        self.committed = [0] * p.axons    # ``psp``: the flags at the last commit
 
     def axon(self, a, spike, resync, tau_syn, kernel):
         H = self.p.history
@@ -46,8 +49,11 @@ class Model:
         self.psp[a] = psp
         return x, end
 
-    def psp_word(self):
-        return sum(f << a for a, f in enumerate(self.psp))
+    def psp_word(self, flags=None):
+        return sum(f << a for a, f in enumerate(self.psp if flags is None else flags))
+
+    def commit(self):
+        self.committed = list(self.psp)
 
 
 def simulate(p, model, passes, *, check_pass=None):
@@ -87,9 +93,12 @@ def simulate(p, model, passes, *, check_pass=None):
                     ends.extend([a] * memo["end"])
 
             def check_psp(a, memo):
-                if ctx.get(dut.psp) != model.psp_word():
-                    failures.append(f"pass {t}: psp {ctx.get(dut.psp):#x}, "
+                if ctx.get(dut.psp_next) != model.psp_word():
+                    failures.append(f"pass {t}: psp_next {ctx.get(dut.psp_next):#x}, "
                                     f"expected {model.psp_word():#x}")
+                if ctx.get(dut.psp) != model.psp_word(model.committed):
+                    failures.append(f"pass {t}: psp {ctx.get(dut.psp):#x} changed before "
+                                    f"the commit, expected {model.psp_word(model.committed):#x}")
 
             def check_outputs(a, memo):
                 got = (ctx.get(dut.x_valid), ctx.get(dut.x_a), ctx.get(dut.x), ctx.get(dut.end))
@@ -103,6 +112,10 @@ def simulate(p, model, passes, *, check_pass=None):
             await stream(ctx, ps["order"], [
                 (0, enter), (1, give_spike), (PSP_SHOWN, step_model), (PSP_SHOWN, check_psp),
                 (AXON_LATENCY, check_outputs)])
+            ctx.set(dut.commit, 1)
+            await ctx.tick()
+            ctx.set(dut.commit, 0)
+            model.commit()
             if ctx.get(dut.psp) != model.psp_word():
                 failures.append(f"after pass {t}: psp {ctx.get(dut.psp):#x}, "
                                 f"expected {model.psp_word():#x}")
