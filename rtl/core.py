@@ -27,10 +27,10 @@ COLUMNS     per spiking neuron n: column n, ``lanes`` axons per cycle,
             acc += c_causal X_a.
 AXONS       one axon per cycle: history shift, PSP flag, pre trace for
             the next step; PSPs that end are listed.  It starts with
-            ROWS and runs beside ROWS and COLUMNS (it writes the next
-            step's flags and traces, which they do not read); the step
-            goes on to ENDS once both are done.
-ENDS        per ending PSP: subtract the row from the synaptic inputs.
+            ROWS and runs beside ROWS, COLUMNS and ENDS (it writes the
+            next step's flags and traces, which they do not read).
+ENDS        per ending PSP, as AXONS lists them after the walks: subtract
+            the row from the synaptic inputs.
 APPLY       when due: every row, w += acc >> eta_s with carry; rows with
             an active PSP correct the synaptic inputs by the change.
 ==========  ==============================================================
@@ -296,9 +296,10 @@ class SALCore(wiring.Component):
         # -- AXONS beside the walks ----------------------------------------------------------
         # The axon pass (history shift, next step's PSP flags and pre traces, ending PSPs)
         # needs only this step's axon spikes, so it runs beside the row and column walks
-        # rather than after them.  What it writes, the walks read: the PSP flags go to
-        # ``au.psp_next`` and the pre traces to the other page of ``xb``; the state machine
-        # waits for both (AXONS), then ``commit`` makes them this step's.
+        # rather than after them, and ENDS walks each ending PSP as the pass lists it.
+        # What the pass writes, the walks read: the PSP flags go to ``au.psp_next`` and the
+        # pre traces to the other page of ``xb``; once the walks and the pass are both
+        # done (the last END_FETCH), ``commit`` makes them this step's.
         sweeping = Signal()         # the pass requests axon ax_idx
         sweep_done = Signal()       # the pass's last axon has left the unit
         ax_idx = Signal(range(A + REQUEST_DELAY + AXON_LATENCY + 1))
@@ -618,7 +619,7 @@ class SALCore(wiring.Component):
                 with m.If(idx == NW - 1):
                     m.d.sync += idx.eq(0)
                     start_sweep()
-                    m.next = "AXONS"
+                    m.next = "END_FETCH"
 
             with m.State("NEURON"):
                 with m.If(below(idx, N)):
@@ -688,7 +689,7 @@ class SALCore(wiring.Component):
             with m.State("COLUMN_FETCH"):
                 with m.If(idx == n_count):
                     m.d.sync += idx.eq(0)
-                    m.next = "AXONS"
+                    m.next = "END_FETCH"
                 with m.Else():
                     m.d.sync += sub.eq(0)
                     m.next = "COLUMN_SETUP"
@@ -702,14 +703,12 @@ class SALCore(wiring.Component):
                     m.d.sync += idx.eq(idx + 1)
                     m.next = "COLUMN_FETCH"
 
-            with m.State("AXONS"):      # the walks are done: wait for the axon pass
-                with m.If(sweep_done):
-                    m.d.sync += [idx.eq(0), commit.eq(1)]
-                    m.next = "END_FETCH"
-
+            # The ending PSPs are walked as the axon pass lists them; the step ends once the
+            # pass is done and its last end is walked.  ``sweep_done`` comes in the cycle
+            # after the pass's last ``end``, so ``e_count`` is final by then.
             with m.State("END_FETCH"):
-                with m.If((idx == e_count) & (drain == 0)):
-                    m.d.sync += idx.eq(0)
+                with m.If((idx == e_count) & (drain == 0) & sweep_done):
+                    m.d.sync += [idx.eq(0), commit.eq(1)]
                     with m.If(resync):
                         m.d.sync += [resync.eq(0), dirty.eq(0)]
                         m.next = "STEP"
