@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .top import BOARDS, BoardTop
 
-__all__ = ["build_board", "BuildError", "TOOLS", "summary", "overused"]
+__all__ = ["build_board", "BuildError", "TOOLS", "summary", "overused", "netlist_problems"]
 
 
 class BuildError(Exception):
@@ -51,6 +51,19 @@ _RESOURCES = {
     "ecp5": {"TRELLIS_COMB": "lut4", "TRELLIS_FF": "flip_flops", "DP16KD": "bram_18kbit",
              "MULT18X18D": "dsp_mult18", "TRELLIS_RAMW": "lutram_blocks", "EHXPLLL": "pll"},
 }
+
+
+#: Amaranth names the elements of an array-shaped signal ``x[0]``, ``x[1]``... beside ``x``.
+#: Yosys 0.70's abc9 (write_xaiger2, YosysHQ/yosys#6237) can take the wire ``x[1]`` for bit 1
+#: of ``x`` and short them: two flip-flops on one net in one core of the 4-core ULX3S chip
+#: (docs/boards.md).  Those names are only aliases, so they are made private and dropped.
+YOSYS_AFTER_READ = r"rename -hide w:*\[*"
+
+
+def netlist_problems(log_text):
+    """The problems Yosys's ``check`` reported (multiple drivers, loops), one line each."""
+    return re.findall(r"^Warning: ((?:multiple conflicting drivers|found logic loop|"
+                      r"Drivers conflicting).*)$", log_text, re.M)
 
 
 def _tool_env():
@@ -92,8 +105,18 @@ def build_board(board, build_dir, *, f_core=None, config=None):
         platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
                        nextpnr_opts=f"--timing-allow-fail --router {cfg.router} "
                                     f"{cfg.nextpnr_extra} --report {name}.report.json",
+                       script_after_read=YOSYS_AFTER_READ,
+                       # a netlist that Yosys got wrong stops here, not in nextpnr
+                       script_after_synth="check -assert",
                        **({"synth_opts": "-abc9"} if cfg.family == "ecp5" else {}))
     except subprocess.CalledProcessError as e:
+        synth_log = build_dir / f"{name}.rpt"
+        problems = netlist_problems(synth_log.read_text(errors="replace")) \
+            if synth_log.is_file() else []
+        if problems:
+            raise BuildError(f"{cfg.name}: Yosys's netlist check failed ({len(problems)} "
+                             f"problem{'s' * (len(problems) > 1)}, first: {problems[0]}); "
+                             f"see {synth_log}") from None
         log = build_dir / f"{name}.tim"
         over = overused(log.read_text(errors="replace")) if log.is_file() else []
         if over:

@@ -6,8 +6,9 @@ inputs (read one per neuron, updated a word per cycle by row walks) and
 for the pre and post traces (written one per cycle, read a word per cycle).
 
 Timing: an address presented in cycle c gives data in cycle c + 2 (the
-banks' outputs go into registers first; reads are transparent to writes);
-writes take effect at the end of the cycle.
+banks' outputs go into registers first; reads are transparent to writes
+unless built with ``transparent=False``); writes take effect at the end of
+the cycle.
 """
 
 from amaranth.hdl import Array, Module, Mux, Signal
@@ -33,8 +34,9 @@ class LaneBanks(wiring.Component):
     ``lanes_we`` writes ``lanes_wr`` to word ``lanes_waddr`` lane by lane.
     """
 
-    def __init__(self, shape, depth, lanes):
+    def __init__(self, shape, depth, lanes, transparent=True):
         self._shape, self._depth, self._L = shape, depth, lanes
+        self._transparent = transparent
         words = depth // lanes
         super().__init__({
             "sel_one": In(1),
@@ -65,7 +67,7 @@ class LaneBanks(wiring.Component):
             mem = Memory(shape=self._shape, depth=words, init=[])
             m.submodules[f"bank{b}"] = mem
             wp = mem.write_port()
-            rp = mem.read_port(transparent_for=(wp,))
+            rp = mem.read_port(transparent_for=(wp,) if self._transparent else ())
             q = Signal(self._shape, name=f"q{b}")
             m.d.sync += q.eq(rp.data)
             rds.append(q)

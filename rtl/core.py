@@ -167,8 +167,11 @@ class SALCore(wiring.Component):
         m.submodules.synapses = syn = SynapseMemory(p, L, WALK_DELAY)
         m.submodules.isyn = ib = LaneBanks(signed(SYN_INPUT_BITS), N, L)
         m.submodules.ytrace = yb = LaneBanks(unsigned(tw), N, L)
-        # two pages of pre traces: the walks read this step's (xpage), AXONS writes the next's
-        m.submodules.xtrace = xb = LaneBanks(unsigned(tw), 2 * A, L)
+        # Two pages of pre traces: the walks read this step's (xpage), AXONS writes the
+        # next step's to the other, so no read needs to see a write of the same cycle.
+        # (Transparent reads here made Yosys's abc9 flow give some output registers of
+        # these banks a second driver in one core of the 4-core ULX3S build.)
+        m.submodules.xtrace = xb = LaneBanks(unsigned(tw), 2 * A, L, transparent=False)
         m.submodules.neurons = nu = NeuronUnit(p)
         m.submodules.axons = au = AxonUnit(p)
         m.submodules.plasticity = pu = PlasticityUnit(p, L, tw)

@@ -100,3 +100,43 @@ def test_a_build_that_does_not_fit_is_a_clear_error(monkeypatch, capsys, tmp_pat
     err = capsys.readouterr().err
     assert "does not fit the part: ICESTORM_LC 9,373 of 5,280, ICESTORM_RAM 37 of 30" in err
     assert "Traceback" not in err and not (tmp_path / "report.json").exists()
+
+
+# Yosys's ``check`` after synthesis (the 4-core ULX3S chip with transparent X banks, 2026-11-25)
+_BAD_NETLIST_LOG = """2.52. Executing CHECK pass (checking for obvious problems).
+Checking module s...
+Warning: multiple conflicting drivers for s.\\chip.core1.lanes_rd$22 [3]:
+    port Q[0] of cell chip.core1.lanes_rd$22_TRELLIS_FF_Q_6 (TRELLIS_FF)
+    port Q[0] of cell chip.core1.lanes_rd$22_TRELLIS_FF_Q (TRELLIS_FF)
+Found and reported 1 problems.
+ERROR: Found 1 problems in 'check -assert'.
+"""
+
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")   # the stand-in never elaborates
+def test_a_netlist_that_yosys_got_wrong_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    """``check -assert`` after synthesis stops the build with the problem named, no report."""
+    import subprocess
+
+    from amaranth.build.plat import Platform
+
+    from sal_hw.boards.build import YOSYS_AFTER_READ, netlist_problems
+    from sal_hw.cli import main
+
+    assert netlist_problems(_BAD_NETLIST_LOG) == [
+        "multiple conflicting drivers for s.\\chip.core1.lanes_rd$22 [3]:"]
+    assert netlist_problems(_BAD_NETLIST_LOG.replace("Warning: multiple", "Info: one")) == []
+    seen = {}
+
+    def refuse(self, top, name, build_dir, **kwargs):
+        seen.update(kwargs)
+        (tmp_path / f"{name}.rpt").write_text(_BAD_NETLIST_LOG)
+        raise subprocess.CalledProcessError(1, ["sh", f"build_{name}.sh"])
+
+    monkeypatch.setattr(Platform, "build", refuse)
+    assert main(["build", "--board", "ulx3s-85f", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Yosys's netlist check failed (1 problem, first: multiple conflicting drivers" in err
+    assert seen["script_after_synth"] == "check -assert"
+    assert seen["script_after_read"] == YOSYS_AFTER_READ
+    assert "Traceback" not in err and not (tmp_path / "report.json").exists()
