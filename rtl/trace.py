@@ -7,8 +7,8 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["KernelTrace", "trace_width", "TRACE_LATENCY"]
 
 #: cycles from ``hist`` to ``trace``
-TRACE_LATENCY = 2
-_GROUP = 8   # taps summed before the first register: three adder levels in each stage
+TRACE_LATENCY = 3
+_GROUP = 4   # terms summed between registers: two adder levels in each stage
 
 
 def trace_width(history, kernel_bits):
@@ -24,13 +24,15 @@ def _tree(terms):
 
 
 class KernelTrace(wiring.Component):
-    """``trace = sum_k kernel[k - 1] * hist[k - 1]`` (spec section 3, step 4), two cycles late.
+    """``trace = sum_k kernel[k - 1] * hist[k - 1]`` (spec section 3, step 4), three cycles late.
 
     Bit ``k - 1`` of ``hist`` is the spike ``k`` steps ago.  The masked
-    kernel taps are summed in groups of eight and the group sums
-    registered, then the groups are summed into the output register
-    (:data:`TRACE_LATENCY` = 2): a 64-tap tree in one cycle would be six
-    carry chains deep.
+    kernel taps are summed in groups of four and the group sums registered,
+    twice, then the rest is summed into the output register
+    (:data:`TRACE_LATENCY` = 3; with history 128 the last stage adds eight
+    terms, three adder levels, otherwise at most four).  Three adder levels
+    in one cycle were the one-core ULX3S build's critical path; a 64-tap
+    tree in one cycle would be six.
     """
 
     def __init__(self, history, kernel_bits):
@@ -43,12 +45,14 @@ class KernelTrace(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        taps = [Mux(self.hist[k], self.kernel[k], 0) for k in range(self._h)]
-        groups = []
-        for i in range(0, self._h, _GROUP):
-            total = _tree(taps[i:i + _GROUP])
-            reg = Signal(total.shape(), name=f"group{i // _GROUP}")
-            m.d.sync += reg.eq(total)
-            groups.append(reg)
-        m.d.sync += self.trace.eq(_tree(groups))
+        terms = [Mux(self.hist[k], self.kernel[k], 0) for k in range(self._h)]
+        for stage in range(TRACE_LATENCY - 1):
+            sums = []
+            for i in range(0, len(terms), _GROUP):
+                total = _tree(terms[i:i + _GROUP])
+                reg = Signal(total.shape(), name=f"stage{stage}_group{i // _GROUP}")
+                m.d.sync += reg.eq(total)
+                sums.append(reg)
+            terms = sums
+        m.d.sync += self.trace.eq(_tree(terms))
         return m
