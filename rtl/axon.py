@@ -1,12 +1,12 @@
 """Axon unit: axon spike histories, PSP flags and pre traces.
 
 One axon per cycle (``valid``, ``a``; ``spike`` = s_a(t) one cycle later,
-in stage 1) in six stages: stage 0 reads the history (and the group of
+in stage 1) in seven stages: stage 0 reads the history (and the group of
 the axon's PSP flag); stage 1 registers both; stage 2 shifts the spike in
 (spec section 3, step 5) and writes the history back; stage 3 takes the
 new history from a register for the PSP flag of the next step
 (``psp_next``, updated at the end of stage 3), whether the PSP stops, and
-the trace (:class:`.trace.KernelTrace`, two stages); stage 5
+the trace (:class:`.trace.KernelTrace`, three stages); stage 6
 gives the pre trace X_a (``x_*`` outputs) and ``end`` for axon ``x_a``,
 :data:`AXON_LATENCY` cycles after ``valid``.  With ``resync``
 the history is not shifted and ``end`` flags every active PSP instead

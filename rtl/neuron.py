@@ -22,7 +22,7 @@ chain and a few LUT levels:
   drives memories and the core's spike lists, so it starts this stage
   from a register.  The post trace of the history as it was
   (:class:`.trace.KernelTrace`, ``y_*`` outputs, :data:`Y_LATENCY`) comes
-  two cycles later.
+  :data:`~.trace.TRACE_LATENCY` cycles later.
 
 Memories (one word per neuron): bias, PRNG state, refractory counter,
 spike history (bit k-1 = spike k steps ago), last potential, spike count;
