@@ -168,9 +168,8 @@ class SALCore(wiring.Component):
         m.submodules.isyn = ib = LaneBanks(signed(SYN_INPUT_BITS), N, L)
         m.submodules.ytrace = yb = LaneBanks(unsigned(tw), N, L)
         # Two pages of pre traces: the walks read this step's (xpage), AXONS writes the
-        # next step's to the other, so no read needs to see a write of the same cycle.
-        # (Transparent reads here made Yosys's abc9 flow give some output registers of
-        # these banks a second driver in one core of the 4-core ULX3S build.)
+        # next step's to the other, so no read needs to see a write of the same cycle and
+        # the banks need no read-through logic.
         m.submodules.xtrace = xb = LaneBanks(unsigned(tw), 2 * A, L, transparent=False)
         m.submodules.neurons = nu = NeuronUnit(p)
         m.submodules.axons = au = AxonUnit(p)
@@ -636,9 +635,8 @@ class SALCore(wiring.Component):
                         start_sweep()
                         m.next = "ROW_FETCH"
                     else:
-                        m.next = "EMIT_FETCH"
-                    if not self._loopback:
                         m.d.sync += accepting.eq(1)
+                        m.next = "EMIT_FETCH"
 
             if not self._loopback:
                 # Send the neuron list out, then wait for the barrier.  Axon events are
