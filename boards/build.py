@@ -61,9 +61,10 @@ YOSYS_AFTER_READ = r"rename -hide w:*\[*"
 
 
 def netlist_problems(log_text):
-    """The problems Yosys's ``check`` reported (multiple drivers, loops), one line each."""
-    return re.findall(r"^Warning: ((?:multiple conflicting drivers|found logic loop|"
-                      r"Drivers conflicting).*)$", log_text, re.M)
+    """The problems Yosys's ``check`` passes reported (its warnings), one line each."""
+    return [warning for section in re.findall(r"Executing CHECK pass.*?Found and reported",
+                                              log_text, re.S)
+            for warning in re.findall(r"^Warning: (.*)$", section, re.M)]
 
 
 def _tool_env():
