@@ -4,8 +4,7 @@ A time-multiplexed core that implements docs/spec.md bit for bit.  The
 step runs in phases, each a walk over memory through a pipeline built for
 a 100 MHz ECP5 clock: the state machine's request is registered
 (REQUEST_DELAY), every block-RAM read goes into a register before any
-logic (READ_DELAY from a walk's request to its data: the synapse memory's
-words are registered once more after their rotation), the plasticity unit takes
+logic (READ_DELAY from the request to the data), the plasticity unit takes
 PLASTICITY_STAGES more, and the write-back comes WALK_DELAY after the
 synapse memory's address.  Reads are transparent to writes.  Two rules
 keep the pipeline exact: a row may start only when the previous row's
@@ -60,22 +59,20 @@ from .axon import AXON_LATENCY, AxonUnit
 from .neuron import NEURON_LATENCY, Y_LATENCY, NeuronUnit
 from .pipeline import delayed, selected_bit
 from .plasticity import PLASTICITY_STAGES, SYN_INPUT_BITS, PlasticityUnit, Work
-from .synapse import READ_LATENCY as SYN_READ, SynapseMemory, Walk
+from .synapse import SynapseMemory, Walk
 from .trace import trace_width
 
 __all__ = ["SALCore", "WALK_DELAY", "REQUEST_DELAY"]
 
 #: cycles from a request of the state machine to the units (a register)
 REQUEST_DELAY = 1
-#: cycles from the units' and the lane banks' read addresses to the data (block RAM,
-#: register); the synapse memory takes SYN_READ (its lane rotation is registered too)
+#: cycles from the units' read addresses to the data (block RAM, register)
 UNIT_READ = 2
-#: cycles from a walk's request to its read data at the plasticity unit (the lane banks'
-#: words wait SYN_READ - UNIT_READ cycles for the synapse memory's)
-READ_DELAY = REQUEST_DELAY + SYN_READ
+#: cycles from a walk's request to its read data
+READ_DELAY = REQUEST_DELAY + UNIT_READ
 #: cycles from the synapse memory's address to its write-back: the read, then the
 #: plasticity pipeline
-WALK_DELAY = SYN_READ + PLASTICITY_STAGES
+WALK_DELAY = UNIT_READ + PLASTICITY_STAGES
 
 
 def _log2(x):
@@ -241,9 +238,9 @@ class SALCore(wiring.Component):
         m.d.comb += [
             pu.work.eq(delayed(m, i_work, READ_DELAY, "work")),
             pu.syn.eq(syn.rd),
-            pu.y.eq(delayed(m, yb.lanes_rd, SYN_READ - UNIT_READ, "y_lanes")),
-            pu.x_col.eq(delayed(m, xb.lanes_rd, SYN_READ - UNIT_READ, "x_lanes")),
-            pu.isyn.eq(delayed(m, ib.lanes_rd, SYN_READ - UNIT_READ, "isyn_lanes")),
+            pu.y.eq(yb.lanes_rd),
+            pu.x_col.eq(xb.lanes_rd),
+            pu.isyn.eq(ib.lanes_rd),
             pu.x_row.eq(delayed(m, i_x, READ_DELAY, "x_row")),
             # the spike bits of the word, selected by the registered request
             pu.post_spike.eq(delayed(m, spikes.word_select(syn.w[:wbits], L) if NW > 1
@@ -676,8 +673,8 @@ class SALCore(wiring.Component):
             with m.State("ROW_SETUP"):
                 m.d.sync += [cur.eq(al_r.data), sub.eq(0)]
                 m.next = "ROW_TRACE"
-            # the axon's pre trace (a lane bank's read) and PSP flag
-            waiting_states("ROW_TRACE", REQUEST_DELAY + UNIT_READ, "ROW_LATCH", request_row_trace)
+            # the axon's pre trace (READ_DELAY) and PSP flag
+            waiting_states("ROW_TRACE", READ_DELAY, "ROW_LATCH", request_row_trace)
             with m.State("ROW_LATCH"):
                 m.d.sync += x_latch.eq(xb.one_rd)
                 m.next = "ROW_WALK"

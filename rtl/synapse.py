@@ -9,21 +9,14 @@ rotation puts the banks' words in lane order.
 Word layout (LSB first), :func:`synapse_layout`: weight (weight_bits,
 signed), acc (acc_bits, signed), rule (log2 rules).
 
-Timing (``write_delay`` = D >= READ_LATENCY): present ``mode`` and an
-address in cycle c; the banks' words are registered at the end of c + 1
-(nothing touches a block RAM's output but a register), put in lane order
-and registered again at the end of c + 2, and are on ``rd`` in cycle
-c + 3 (:data:`READ_LATENCY`); ``wr``/``we`` in cycle c + D write back to
-the same synapses, through a register by each bank, so the block RAMs
-take the words at the end of c + D + 1.  Both rotations are followed by a
-register because a core's banks lie far apart on a large part (the 4-core
-ULX3S spreads each core's block RAMs over the die): the long route from a
-bank to the lanes, or back, is then a hop of its own rather than part of
-a path through logic.  Reads are not transparent to writes: a synapse may
-be presented again from cycle c + D + 2 on (:meth:`SynapseMemory.reuse_delay`,
-D + 2 after its presentation; the core's walks never come back to a
-synapse that soon, and a host read-modify-write holds its address until
-its write-back).
+Timing (``write_delay`` = D >= 2): present ``mode`` and an address in
+cycle c; the banks' words are registered at the end of c + 1 (nothing
+touches a block RAM's output but a register) and appear in lane order on
+``rd`` in cycle c + 2; ``wr``/``we`` in cycle c + D write back to the same
+synapses.  Reads are transparent to writes, so a word written in cycle
+c + D can be presented again in that cycle.  A synapse must not be
+presented again before its write-back (the walks never do; a host
+read-modify-write holds its address for the D cycles).
 """
 
 from enum import IntEnum
@@ -35,10 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from .pipeline import delayed
 
-__all__ = ["SynapseMemory", "Walk", "synapse_layout", "READ_LATENCY"]
-
-#: cycles from an address to its words on ``rd``: the bank register, the lane register
-READ_LATENCY = 3
+__all__ = ["SynapseMemory", "Walk", "synapse_layout"]
 
 
 def synapse_layout(p):
@@ -62,9 +52,9 @@ def _log2(x):
 class SynapseMemory(wiring.Component):
     def __init__(self, params, lanes, write_delay=2):
         p, L = params, lanes
-        if write_delay < READ_LATENCY:
-            raise ValueError(f"write_delay must be at least {READ_LATENCY} (the read latency), "
-                             f"not {write_delay}")
+        if write_delay < 2:
+            raise ValueError(f"write_delay must be at least 2 (the read latency), not "
+                             f"{write_delay}")
         self._p, self._L = p, L
         self.write_delay = write_delay
         self.N, self.A = p.neurons, p.axons
@@ -81,11 +71,6 @@ class SynapseMemory(wiring.Component):
             "wr": In(data.ArrayLayout(layout, L)),
             "we": In(L),
         })
-
-    @property
-    def reuse_delay(self):
-        """Cycles from presenting a synapse to the first cycle it may be presented again."""
-        return self.write_delay + 2
 
     def elaborate(self, platform):
         m = Module()
@@ -106,7 +91,7 @@ class SynapseMemory(wiring.Component):
             for i, mem in enumerate(slices):
                 m.submodules[f"bank{b}" if len(slices) == 1 else f"bank{b}_{i}"] = mem
             wps = [mem.write_port() for mem in slices]
-            rps = [mem.read_port() for mem in slices]
+            rps = [mem.read_port(transparent_for=(wp,)) for mem, wp in zip(slices, wps)]
             ports.append((rps, wps))
 
         # Stage 0: per-bank addresses and the rotation, carried to the read and the write.
@@ -139,23 +124,21 @@ class SynapseMemory(wiring.Component):
         rd_rot = delayed(m, rot, 2, "rd_rot")
         wr_rot = delayed(m, rd_rot, D - 2, "wr_rot")
 
-        # Stage 1: the banks' words into registers; stage 2: banks to lanes, registered.
+        # Stage 1: the banks' words into registers; stage 2: banks to lanes.
         bank_q = [Signal(self.layout, name=f"bank_q{b}") for b in range(L)]
         m.d.sync += [q.eq(Cat(rp.data for rp in rps)) for q, (rps, _) in zip(bank_q, ports)]
         bank_data = Array(bank_q)
         for j in range(L):
-            m.d.sync += self.rd[j].eq(bank_data[(rd_rot + j)[:lb]] if lb else bank_q[0])
-        # Stage D: lanes back to banks, registered; the block RAMs write in stage D + 1.
+            m.d.comb += self.rd[j].eq(bank_data[(rd_rot + j)[:lb]] if lb else bank_q[0])
+        # Stage D: lanes back to banks.
         for b in range(L):
             j = (Const(b, lb) - wr_rot)[:lb] if lb else 0
             word = Signal(self.layout, name=f"wr_word{b}")
-            word_en = Signal(name=f"wr_en{b}")
-            wr_addr = delayed(m, addrs[b], D + 1, f"wr_addr{b}")
-            m.d.sync += [word.eq(Array(self.wr[i] for i in range(L))[j] if lb else self.wr[0]),
-                         word_en.eq(self.we.bit_select(j, 1) if lb else self.we[0])]
+            wr_addr = delayed(m, addrs[b], D, f"wr_addr{b}")
+            m.d.comb += word.eq(Array(self.wr[i] for i in range(L))[j] if lb else self.wr[0])
             for i, wp in enumerate(ports[b][1]):
                 lo = i * slice_bits
                 m.d.comb += [wp.addr.eq(wr_addr),
                              wp.data.eq(word.as_value()[lo:lo + len(wp.data)]),
-                             wp.en.eq(word_en)]
+                             wp.en.eq(self.we.bit_select(j, 1) if lb else self.we[0])]
         return m

@@ -2,14 +2,13 @@
 
 Synapse (a, n) is one word {weight, acc, rule}.  Timing (module docstring),
 with ``write_delay`` = D: present a walk in cycle c, the lane words are on
-``rd`` in cycle c + 3 and ``wr``/``we`` in cycle c + D write back to the same
-synapses, which the block RAMs take at the end of c + D + 1.  Every test
-runs with D = 3 (the read latency) and D = the core's WALK_DELAY, walks
-streamed one per cycle; a walk is not presented while a walk sharing one of
-its synapses waits for its write-back, but may be presented in the first
-cycle after it (``reuse_delay`` = D + 2 after the walk it follows: it then
-reads the new words).  A != N in every configuration, so a mix-up of the
-a * N + n addressing shows.
+``rd`` in cycle c + 2 and ``wr``/``we`` in cycle c + D write back to the same
+synapses; reads are transparent to writes.  Every test runs with D = 2 (the
+read latency) and D = 7 (the core's WALK_DELAY), walks streamed one per
+cycle; a walk is not presented while a walk sharing one of its synapses
+waits for its write-back, but may be presented in the write-back cycle
+itself (it then reads the new words).  A != N in every configuration, so a
+mix-up of the a * N + n addressing shows.
 """
 
 import random
@@ -19,8 +18,9 @@ import pytest
 from rtl_sim import run, stream
 from sal_hw.golden.params import CoreParams
 from sal_hw.rtl.core import WALK_DELAY
-from sal_hw.rtl.synapse import READ_LATENCY, SynapseMemory, Walk
+from sal_hw.rtl.synapse import SynapseMemory, Walk
 
+READ_LATENCY = 2
 DELAYS = [READ_LATENCY, WALK_DELAY]     # the shortest write-back delay and the core's
 SHAPES = [
     (CoreParams(neurons=16, axons=8, history=8), 1),
@@ -90,23 +90,18 @@ def present_walk(ctx, dut, walk):
         present(ctx, dut, mode, a=x, n=y)
 
 
-def reuse(D):
-    """Cycles from a walk to the first cycle a walk sharing its synapses may be presented."""
-    return D + 2
-
-
 def schedule(L, D, walks, *, reorder):
     """Slots, one per cycle, for ``walks`` (dicts with a "walk"); None = a bubble.
 
-    A walk never shares a synapse with a walk presented less than reuse(D)
-    cycles before it (it may be presented exactly reuse(D) cycles later).  In
-    order, each walk in the first cycle that allows it; with ``reorder``, each
-    cycle takes the first waiting walk that fits.
+    A walk never shares a synapse with a walk presented less than D cycles
+    before it (it may be presented exactly D cycles later, in the write-back
+    cycle).  In order, each walk in the first cycle that allows it; with
+    ``reorder``, each cycle takes the first waiting walk that fits.
     """
     slots, waiting = [], list(walks)
     while waiting:
         busy = set()
-        for item in slots[-(reuse(D) - 1):]:
+        for item in slots[-(D - 1):] if D > 1 else []:
             if item is not None:
                 busy.update(targets(L, item["walk"]))
         fits = [i for i, item in enumerate(waiting[:len(waiting) if reorder else 1])
@@ -117,7 +112,7 @@ def schedule(L, D, walks, *, reorder):
 
 async def run_walks(ctx, dut, L, D, model, slots):
     """Stream ``slots`` (from :func:`schedule`): present each walk, check its lanes against
-    ``model`` as it was in that cycle READ_LATENCY cycles later, and D cycles later write back what
+    ``model`` as it was in that cycle two cycles later, and D cycles later write back what
     its "write" gives (``write(read)`` -> (lane words, we mask), applied to ``model``)."""
     def write_back(item, memo):
         if item is None or "write" not in item:
@@ -144,10 +139,7 @@ async def run_walks(ctx, dut, L, D, model, slots):
         for j, want in enumerate(memo["read"]):
             assert get_lane(ctx, dut, j) == want, f"{mode.name} ({x}, {y}) lane {j}"
 
-    # Write-backs first (the model takes them when presented: no walk reads a synapse
-    # between its write-back's presentation and the block RAM's write).  The trailing
-    # bubbles let the last write-back land before the next run presents anything.
-    slots = list(slots) + [None] * (reuse(D) - D - 1)
+    # write-backs first: a walk presented in a write-back cycle reads the new words
     await stream(ctx, slots, [(D, write_back), (0, issue), (READ_LATENCY, check)])
 
 
@@ -228,12 +220,12 @@ def test_row_and_column_write_back(p, L, D):
 
 @pytest.mark.parametrize("p,L,D", CONFIGS, ids=IDS)
 def test_row_read_modify_write_in_consecutive_cycles(p, L, D):
-    """A word presented again in the first cycle its write-back allows (``reuse_delay``).
+    """The core's walk pattern: word presented again in the cycle it is written back.
 
-    The next read of the same word must see the new value, whether by a ROW
-    walk or by a COLUMN walk through one of its synapses.  Up to reuse(D)
-    rows take turns, so that each is presented again exactly reuse(D) cycles
-    after its previous pass while the others fill the cycles in between.
+    Transparency must hand the new value to the next read of the same word,
+    whether by a ROW walk or by a COLUMN walk through one of its synapses.
+    Up to D rows take turns, so that each is presented again exactly in its
+    write-back cycle while the others fill the cycles in between.
     """
     rng = random.Random(99 + L)
     dut = SynapseMemory(p, L, write_delay=D)
@@ -264,14 +256,13 @@ def test_row_read_modify_write_in_consecutive_cycles(p, L, D):
     async def bench(ctx):
         await write_all_one(ctx, dut, p, L, D, model, rng)
         ops = []
-        for first in range(0, len(rows), reuse(D)):
-            group = [passes(a, w) for a, w in rows[first:first + reuse(D)]]
+        for first in range(0, len(rows), D):
+            group = [passes(a, w) for a, w in rows[first:first + D]]
             ops += [op for turn in zip(*group) for op in turn]
         slots = schedule(L, D, ops, reorder=False)
-        assert dut.reuse_delay == reuse(D)
-        for a, w in rows:     # each pass of a row exactly reuse(D) cycles after the one before
+        for a, w in rows:     # each pass of a row exactly in the previous one's write-back cycle
             cycles = [i for i, op in enumerate(slots) if op and op["walk"] == (Walk.ROW, a, w)]
-            assert [c - b for b, c in zip(cycles, cycles[1:])] == [reuse(D)] * 6
+            assert [c - b for b, c in zip(cycles, cycles[1:])] == [D] * 6
         await run_walks(ctx, dut, L, D, model, slots)
         await check_walks(ctx, dut, L, D, model, [(Walk.ONE, a, n) for a, n in model])
 
