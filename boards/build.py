@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -89,6 +90,17 @@ def _yosys_flip_flops(build_dir, name):
     return None, None
 
 
+def _with_floorplan(script, name, ebr):
+    """The build script with boards/floorplan.py run on Yosys's netlist before nextpnr."""
+    lines = script.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith('"$NEXTPNR_ECP5"'))
+    device = re.search(r"(--(?:um5g-|um-)?\d+k) --package (\S+) --speed (\d)", lines[at])
+    step = (f'"{sys.executable}" -m sal_hw.boards.floorplan {name}.json --ebr {ebr} '
+            f'--plan floorplan.json --yosys "$YOSYS" --nextpnr "$NEXTPNR_ECP5" -- '
+            f'{device.group(1)} --package {device.group(2)} --speed {device.group(3)}')
+    return "\n".join(lines[:at] + [step] + lines[at:]) + "\n"
+
+
 def build_board(board, build_dir, *, f_core=None, config=None):
     """Synthesize, place and route ``board``'s top and pack the bitstream; returns the report."""
     cfg = config or BOARDS[board]
@@ -102,14 +114,20 @@ def build_board(board, build_dir, *, f_core=None, config=None):
     top = BoardTop(cfg)
     name = f"sal_{cfg.name.replace('-', '_')}"
     t0 = time.perf_counter()
+    plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False,
+                          nextpnr_opts=f"--timing-allow-fail --router {cfg.router} "
+                                       f"{cfg.nextpnr_extra} --report {name}.report.json",
+                          script_after_read=YOSYS_AFTER_READ,
+                          # a netlist that Yosys got wrong stops here, not in nextpnr
+                          script_after_synth="check -assert",
+                          **({"synth_opts": "-abc9"} if cfg.family == "ecp5" else {}))
+    floorplanned = cfg.floorplan_ebr and cfg.cores > 1
+    if floorplanned:
+        script = f"{plan.script}.sh"
+        plan.files[script] = _with_floorplan(plan.files[script], name, cfg.floorplan_ebr)
+    (build_dir / "floorplan.json").unlink(missing_ok=True)
     try:
-        platform.build(top, name=name, build_dir=str(build_dir), do_program=False,
-                       nextpnr_opts=f"--timing-allow-fail --router {cfg.router} "
-                                    f"{cfg.nextpnr_extra} --report {name}.report.json",
-                       script_after_read=YOSYS_AFTER_READ,
-                       # a netlist that Yosys got wrong stops here, not in nextpnr
-                       script_after_synth="check -assert",
-                       **({"synth_opts": "-abc9"} if cfg.family == "ecp5" else {}))
+        plan.execute_local(str(build_dir))
     except subprocess.CalledProcessError as e:
         synth_log = build_dir / f"{name}.rpt"
         problems = netlist_problems(synth_log.read_text(errors="replace")) \
@@ -156,6 +174,8 @@ def build_board(board, build_dir, *, f_core=None, config=None):
         "meets_timing": meets,
         "fits": all(r["used"] <= r["available"] for r in resources.values()
                     if r.get("available")),
+        "floorplan": (f"{len(json.loads((build_dir / 'floorplan.json').read_text()))} block "
+                      f"RAMs pinned, one region per core") if floorplanned else None,
         "bitstream": str(bitstream) if bitstream else None,
         "bitstream_bytes": bitstream.stat().st_size if bitstream else None,
         "seconds": round(seconds, 1), "notes": cfg.notes,

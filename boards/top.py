@@ -64,6 +64,9 @@ class BoardConfig:
     slices: bool = True
     #: more nextpnr options (the placer's)
     nextpnr_extra: str = ""
+    #: the ECP5 device's DP16KD count; nonzero: with more than one core, each core's block
+    #: RAMs are pinned to a region of their own before placement (boards/floorplan.py)
+    floorplan_ebr: int = 0
     notes: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -85,7 +88,8 @@ class BoardConfig:
                 "history": p.history, "lanes": self.lanes,
                 "synapses_per_core": p.neurons * p.axons,
                 "route_entries": self.route_entries, "inject_depth": self.inject_depth,
-                "slices": self.slices, "nextpnr_router": self.router,
+                "slices": self.slices, "floorplan_ebr": self.floorplan_ebr,
+                "nextpnr_router": self.router,
                 "nextpnr_extra": self.nextpnr_extra}
 
 
@@ -111,6 +115,7 @@ BOARDS = {
         # a more timing-driven placement: 74.6 MHz for the 4-core chip, 69.6 with the
         # defaults (timing weight 10, criticality exponent 2), from the same netlist
         nextpnr_extra="--placer-heap-timingweight 40 --placer-heap-critexp 4",
+        floorplan_ebr=208,
         notes="4 cores of 64 neurons x 256 axons (256 neurons in all), 4 lanes"),
 }
 

@@ -83,19 +83,32 @@ def test_overused_resources_are_named():
 
 
 def _tools_stop(monkeypatch, tmp_path, log_suffix, log_text, returncode):
-    """Amaranth's build stands in for the tools: it writes ``log_text`` to the build's
-    ``<name><log_suffix>`` and fails; returns the keyword arguments it was given."""
+    """Amaranth's build stands in for the tools: its plan's script writes ``log_text`` to the
+    build's ``<name><log_suffix>`` and fails.  Returns the keyword arguments the build was
+    given and, as "script", the script the plan ran."""
     import subprocess
 
     from amaranth.build.plat import Platform
     seen = {}
 
-    def refuse(self, top, name, build_dir, **kwargs):
-        seen.update(kwargs)
-        (tmp_path / f"{name}{log_suffix}").write_text(log_text)
-        raise subprocess.CalledProcessError(returncode, ["sh", f"build_{name}.sh"])
+    class Plan:
+        def __init__(self, name):
+            self.script = f"build_{name}"
+            self.files = {f"{self.script}.sh": (
+                f'"$YOSYS" -q -l {name}.rpt {name}.ys\n"$NEXTPNR_ECP5" --quiet --85k '
+                f'--package CABGA381 --speed 6 --json {name}.json --lpf {name}.lpf\n')}
+            self.name = name
 
-    monkeypatch.setattr(Platform, "build", refuse)
+        def execute_local(self, root):
+            seen["script"] = self.files[f"{self.script}.sh"]
+            (tmp_path / f"{self.name}{log_suffix}").write_text(log_text)
+            raise subprocess.CalledProcessError(returncode, ["sh", f"{self.script}.sh"])
+
+    def prepare(self, top, name, build_dir, **kwargs):
+        seen.update(kwargs)
+        return Plan(name)
+
+    monkeypatch.setattr(Platform, "build", prepare)
     return seen
 
 
@@ -140,4 +153,62 @@ def test_a_netlist_that_yosys_got_wrong_is_a_clear_error(monkeypatch, capsys, tm
     assert "Yosys's netlist check failed (1 problem, first: multiple conflicting drivers" in err
     assert seen["script_after_synth"] == "check -assert"
     assert seen["script_after_read"] == YOSYS_AFTER_READ
+    assert seen["do_build"] is False
+    # the 4-core ULX3S chip: the floorplan between Yosys and nextpnr, on the device's sites
+    yosys, floorplan, nextpnr = seen["script"].splitlines()
+    assert yosys.startswith('"$YOSYS"') and nextpnr.startswith('"$NEXTPNR_ECP5"')
+    assert "-m sal_hw.boards.floorplan sal_ulx3s_85f.json --ebr 208 " in floorplan
+    assert floorplan.endswith("-- --85k --package CABGA381 --speed 6")
     assert "Traceback" not in err and not (tmp_path / "report.json").exists()
+
+
+def _grid(rows=(10, 20, 30, 40), columns=12):
+    """Block-RAM sites of a made-up device: ``rows`` of ``columns`` sites, x = 2, 4, ..."""
+    return [(2 * (i + 1), y, f"X{2 * (i + 1)}/Y{y}/EBR{i % 4}") for y in rows
+            for i in range(columns)]
+
+
+def test_floorplan_gives_each_core_a_region():
+    """Core k's block RAMs in region k (rows 2k//4.., one half), synapses from the die's edge,
+    the chip's other block RAMs by the middle, no site twice."""
+    from sal_hw.boards.floorplan import assign
+    sites = _grid()
+    core_cells = {k: [f"chip.core{k}.synapses.bank{b}_{i}.0.0" for b in range(2) for i in range(3)]
+                  + [f"chip.core{k}.xtrace.bank{b}.0.0" for b in range(3)] for k in range(4)}
+    others = ["chip.host.frame.0.0", "chip.router.route_dest.0.0"]
+    plan = assign([c for cells in core_cells.values() for c in cells] + others, sites)
+    assert len(plan) == 4 * 9 + 2 and len(set(plan.values())) == len(plan)
+    where = {bel: (x, y) for x, y, bel in sites}
+    for k, cells in core_cells.items():
+        xs, ys = zip(*(where[plan[c]] for c in cells))
+        assert set(ys) == ({10, 20} if k < 2 else {30, 40})
+        assert all(x <= 12 for x in xs) if k % 2 == 0 else all(x >= 14 for x in xs)
+        # 9 block RAMs: 5 in the first row from the die's edge, the synapse banks first
+        assert sorted(ys).count(ys[0]) == 5 and ys[0] == min(ys)
+        assert where[plan[f"chip.core{k}.synapses.bank0_0.0.0"]] == \
+            ((2, 10), (24, 10), (2, 30), (24, 30))[k]
+    # the others take the free sites nearest the middle (x 13, y 25)
+    assert {where[plan[c]][1] for c in others} <= {20, 30}
+    assert all(8 <= where[plan[c]][0] <= 18 for c in others)
+
+
+def test_floorplan_refuses_what_does_not_fit():
+    from sal_hw.boards.floorplan import FloorplanError, assign
+    with pytest.raises(FloorplanError, match="5 cores, but the device's 4 block-RAM rows make "
+                                             "only 4 regions"):
+        assign([f"chip.core{k}.lut.0.0" for k in range(5)], _grid())
+    with pytest.raises(FloorplanError, match="a core has 13 block RAMs, but a region holds 12"):
+        assign([f"chip.core0.m{i}" for i in range(13)], _grid())
+
+
+def test_ecp5_85f_block_ram_sites():
+    """The probe places one DP16KD on every site of the LFE5U-85F: four rows of 52."""
+    from collections import Counter
+
+    from sal_hw.boards.build import _tool_env
+    from sal_hw.boards.floorplan import ebr_sites
+    env = _tool_env()
+    sites = ebr_sites(["--85k", "--package", "CABGA381", "--speed", "6"], 208,
+                      env["YOSYS"], env["NEXTPNR_ECP5"])
+    assert len({bel for _, _, bel in sites}) == 208
+    assert Counter(y for _, y, _ in sites) == {22: 52, 46: 52, 70: 52, 82: 52}
