@@ -4,9 +4,10 @@ Two builds, each to a bitstream, with the resources parsed from nextpnr,
 the routed Fmax and the verdicts computed from them:
 
 * **the ULX3S configuration itself** (4 cores of 64 neurons x 256 axons,
-  4 lanes) at the board's core clock, 66.67 MHz, the clock it meets (about
-  15 minutes on one core of a 2-core machine): it must fit and meet
-  timing, so a change that breaks either fails CI;
+  4 lanes, each core's block RAMs pinned to a region of the die) at the
+  board's core clock, the clock it meets (about 15 minutes on one core of
+  a 2-core machine): it must fit and meet timing, so a change that breaks
+  either fails CI;
 * **one of those cores** with the same board top (host interface, router,
   UART, PLL) at the 100 MHz target, about 3 minutes: a regression guard
   for the core's pipelining (before it, this core routed at about 33 MHz).
@@ -61,6 +62,8 @@ def test_the_ulx3s_chip_fits_and_meets_its_clock(tmp_path):
     assert report["bitstream"] and report["bitstream_bytes"] > 100_000
     res = report["resources"]
     assert res["lut4"]["used"] > 4 * 5_000 and res["bram_18kbit"]["used"] >= 4 * 28
+    # every block RAM pinned to its core's region (boards/floorplan.py)
+    assert report["floorplan"] == f"{res['bram_18kbit']['used']} block RAMs pinned, one region per core"
     (clock, fmax), = report["fmax_mhz"].items()
     assert fmax["constraint"] == pytest.approx(cfg.f_core / 1e6, abs=0.01)
     assert report["fits"], text
