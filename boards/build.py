@@ -93,8 +93,12 @@ def _yosys_flip_flops(build_dir, name):
 def _with_floorplan(script, name, ebr):
     """The build script with boards/floorplan.py run on Yosys's netlist before nextpnr."""
     lines = script.splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith('"$NEXTPNR_ECP5"'))
-    device = re.search(r"(--(?:um5g-|um-)?\d+k) --package (\S+) --speed (\d)", lines[at])
+    at = next((i for i, line in enumerate(lines) if line.startswith('"$NEXTPNR_ECP5"')), None)
+    device = at is not None and re.search(r"(--(?:um5g-|um-)?\d+k) --package (\S+) --speed (\d)",
+                                          lines[at])
+    if not device:
+        raise BuildError("the floorplan step needs nextpnr-ecp5's line with the device's "
+                         "options in Amaranth's build script, which has none")
     step = (f'"{sys.executable}" -m sal_hw.boards.floorplan {name}.json --ebr {ebr} '
             f'--plan floorplan.json --yosys "$YOSYS" --nextpnr "$NEXTPNR_ECP5" -- '
             f'{device.group(1)} --package {device.group(2)} --speed {device.group(3)}')

@@ -212,3 +212,12 @@ def test_ecp5_85f_block_ram_sites():
                       env["YOSYS"], env["NEXTPNR_ECP5"])
     assert len({bel for _, _, bel in sites}) == 208
     assert Counter(y for _, y, _ in sites) == {22: 52, 46: 52, 70: 52, 82: 52}
+
+
+def test_floorplan_step_needs_the_device_options():
+    from sal_hw.boards.build import BuildError, _with_floorplan
+    script = '"$YOSYS" -q s.ys\n"$NEXTPNR_ECP5" --quiet --85k --package CABGA381 --speed 6 --json s.json\n'
+    assert "--ebr 208 --plan floorplan.json" in _with_floorplan(script, "s", 208).splitlines()[1]
+    for broken in ('"$YOSYS" -q s.ys\n', '"$NEXTPNR_ECP5" --quiet --json s.json\n'):
+        with pytest.raises(BuildError, match="needs nextpnr-ecp5's line with the device's options"):
+            _with_floorplan(broken, "s", 208)
